@@ -1,0 +1,55 @@
+"""Domain errors, each carrying the HTTP status and stable code the caller sees.
+
+Only these errors become 4xx responses. Anything else is an unexpected failure: the entry point lets it
+raise so that it counts in the function's Errors metric, which the stack's alarm watches.
+"""
+
+
+class ApiError(Exception):
+    status = 400
+    code = "BadRequest"
+
+    def __init__(self, message: str, *, headers: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        self.headers = headers or {}
+
+
+class InvalidRequest(ApiError):
+    status = 400
+    code = "InvalidRequest"
+
+
+class InvalidItem(ApiError):
+    status = 400
+    code = "InvalidItem"
+
+
+class RouteNotFound(ApiError):
+    status = 404
+    code = "RouteNotFound"
+
+
+class ItemNotFound(ApiError):
+    status = 404
+    code = "ItemNotFound"
+
+
+class MethodNotAllowed(ApiError):
+    status = 405
+    code = "MethodNotAllowed"
+
+
+class ItemAlreadyExists(ApiError):
+    status = 409
+    code = "ItemAlreadyExists"
+
+
+class VersionConflict(ApiError):
+    status = 409
+    code = "VersionConflict"
+
+
+class ItemTooLarge(ApiError):
+    status = 413
+    code = "ItemTooLarge"

@@ -1,0 +1,125 @@
+"""Entry point for API Gateway's REST Lambda proxy integration (payload v1): route, call, map errors to HTTP.
+
+Client mistakes become 4xx responses with a JSON body {"error": {"code", "message"}}. Any other exception is
+re-raised so that the invocation counts in the function's Errors metric (the stack's alarm watches its rate);
+API Gateway then answers 502 with the stack's generic 5xx body, never a stack trace.
+"""
+
+import json
+import logging
+import os
+import time
+import uuid
+
+import boto3
+from botocore.config import Config
+
+import validation
+from errors import ApiError, InvalidRequest, MethodNotAllowed, RouteNotFound
+from repository import ItemRepository
+
+logger = logging.getLogger("items")
+logger.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
+
+# Standard retry mode backs off on throttling and transient faults; the timeouts keep all attempts well
+# inside the function's timeout, so a failing dependency still ends in a counted error, not a Lambda timeout.
+_dynamodb = boto3.client(
+    "dynamodb",
+    config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=2),
+)
+_items = ItemRepository(_dynamodb, os.environ["TABLE_NAME"])
+
+
+def list_items(event: dict, _item_id: None) -> tuple[int, dict | None, dict]:
+    query = event.get("queryStringParameters") or {}
+    unknown = set(query) - {"limit", "next"}
+    if unknown:
+        raise InvalidRequest(f"unknown query parameter(s): {', '.join(sorted(unknown))}")
+    limit = validation.parse_limit(query)
+    items, last_id = _items.list_page(limit, validation.decode_page_token(query.get("next")))
+    page = {"items": items}
+    if last_id is not None:
+        page["next"] = validation.encode_page_token(last_id)
+    return 200, page, {}
+
+
+def create_item(event: dict, _item_id: None) -> tuple[int, dict | None, dict]:
+    body = _body(event)
+    if "version" in body:
+        raise InvalidRequest("version is set by the server; leave it out when creating an item")
+    body["id"] = validation.validate_id(body["id"]) if "id" in body else str(uuid.uuid4())
+    item = _items.create(body)
+    location = f"{(event.get('requestContext') or {}).get('path') or event.get('path') or '/items'}".rstrip("/")
+    return 201, item, {"Location": f"{location}/{item['id']}"}
+
+
+def get_item(_event: dict, item_id: str) -> tuple[int, dict | None, dict]:
+    return 200, _items.get(item_id), {}
+
+
+def replace_item(event: dict, item_id: str) -> tuple[int, dict | None, dict]:
+    body = _body(event)
+    if body.get("id", item_id) != item_id:
+        raise InvalidRequest("id in the body must match the id in the path")
+    expected_version = body.pop("version", None)
+    if type(expected_version) is not int or expected_version < 1:
+        raise InvalidRequest("version (a positive integer: the version you read) is required")
+    body["id"] = item_id
+    return 200, _items.replace(body, expected_version), {}
+
+
+def delete_item(_event: dict, item_id: str) -> tuple[int, dict | None, dict]:
+    _items.delete(item_id)
+    return 204, None, {}
+
+
+ROUTES = {
+    "/items": {"GET": list_items, "POST": create_item},
+    "/items/{id}": {"GET": get_item, "PUT": replace_item, "DELETE": delete_item},
+}
+
+
+def handler(event: dict, context) -> dict:
+    started = time.perf_counter()
+    method, resource = event.get("httpMethod"), event.get("resource")
+    try:
+        status, body, headers = _dispatch(event)
+    except ApiError as error:
+        status, body, headers = error.status, {"error": {"code": error.code, "message": error.message}}, error.headers
+    logger.info(
+        "request",
+        extra={
+            "method": method,
+            "resource": resource,
+            "status": status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            "request_id": (event.get("requestContext") or {}).get("requestId"),
+        },
+    )
+    return _response(status, body, headers)
+
+
+def _dispatch(event: dict) -> tuple[int, dict | None, dict]:
+    methods = ROUTES.get(event.get("resource"))
+    if methods is None:
+        raise RouteNotFound("no such route")
+    action = methods.get(event.get("httpMethod"))
+    if action is None:
+        allowed = ", ".join(sorted(methods))
+        raise MethodNotAllowed(f"allowed methods: {allowed}", headers={"Allow": allowed})
+    item_id = None
+    if "{id}" in event["resource"]:
+        item_id = validation.validate_id(((event.get("pathParameters") or {}).get("id")))
+    return action(event, item_id)
+
+
+def _body(event: dict) -> dict:
+    return validation.parse_body(event.get("body"), bool(event.get("isBase64Encoded")))
+
+
+def _response(status: int, body: dict | None, headers: dict) -> dict:
+    response = {"statusCode": status, "headers": {**headers}, "body": ""}
+    if body is not None:
+        response["headers"]["Content-Type"] = "application/json"
+        response["body"] = json.dumps(body, ensure_ascii=False)
+    return response

@@ -1,0 +1,113 @@
+"""The only code that talks to DynamoDB: item reads and conditional writes, ClientErrors as domain errors.
+
+The DynamoDB actions used here (GetItem, PutItem, DeleteItem, Scan) are exactly the ones the stack grants
+the function's role; tests/test_least_privilege.py keeps the two in step.
+"""
+
+from decimal import Decimal
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from errors import InvalidItem, ItemAlreadyExists, ItemNotFound, ItemTooLarge, VersionConflict
+
+_serialize = TypeSerializer().serialize
+_deserialize = TypeDeserializer().deserialize
+
+
+class ItemRepository:
+    def __init__(self, client, table_name: str):
+        self._client = client
+        self._table = table_name
+
+    def get(self, item_id: str) -> dict:
+        response = self._client.get_item(TableName=self._table, Key=_key(item_id), ConsistentRead=True)
+        if "Item" not in response:
+            raise ItemNotFound(f"item {item_id} does not exist")
+        return _from_dynamodb(response["Item"])
+
+    def create(self, item: dict) -> dict:
+        stored = {**item, "version": 1}
+        try:
+            self._put(stored, "attribute_not_exists(id)", {})
+        except ClientError as error:
+            if _code(error) == "ConditionalCheckFailedException":
+                raise ItemAlreadyExists(f"item {item['id']} already exists") from None
+            raise
+        return stored
+
+    def replace(self, item: dict, expected_version: int) -> dict:
+        stored = {**item, "version": expected_version + 1}
+        try:
+            self._put(stored, "version = :expected", {":expected": _serialize(expected_version)})
+        except ClientError as error:
+            if _code(error) != "ConditionalCheckFailedException":
+                raise
+            if "Item" not in error.response:
+                raise ItemNotFound(f"item {item['id']} does not exist") from None
+            current = _from_dynamodb(error.response["Item"])["version"]
+            raise VersionConflict(
+                f"item {item['id']} is at version {current}, not {expected_version}; read it and retry"
+            ) from None
+        return stored
+
+    def delete(self, item_id: str) -> None:
+        try:
+            self._client.delete_item(
+                TableName=self._table, Key=_key(item_id), ConditionExpression="attribute_exists(id)"
+            )
+        except ClientError as error:
+            if _code(error) == "ConditionalCheckFailedException":
+                raise ItemNotFound(f"item {item_id} does not exist") from None
+            raise
+
+    def list_page(self, limit: int, after_id: str | None) -> tuple[list[dict], str | None]:
+        """One page of at most `limit` items; the cost is bounded by `limit`, not by the table's size."""
+        request = {"TableName": self._table, "Limit": limit}
+        if after_id is not None:
+            request["ExclusiveStartKey"] = _key(after_id)
+        response = self._client.scan(**request)
+        last_key = response.get("LastEvaluatedKey")
+        return [_from_dynamodb(item) for item in response["Items"]], last_key and last_key["id"]["S"]
+
+    def _put(self, item: dict, condition: str, values: dict) -> None:
+        request = {
+            "TableName": self._table,
+            "Item": {name: _serialize(value) for name, value in item.items()},
+            "ConditionExpression": condition,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        if values:
+            request["ExpressionAttributeValues"] = values
+        try:
+            self._client.put_item(**request)
+        except ClientError as error:
+            if _code(error) == "ValidationException":
+                message = error.response.get("Error", {}).get("Message", "")
+                if "size" in message.lower():
+                    raise ItemTooLarge("the item exceeds DynamoDB's 400 KB item size limit") from None
+                raise InvalidItem("the item cannot be stored in DynamoDB") from None
+            raise
+
+
+def _key(item_id: str) -> dict:
+    return {"id": {"S": item_id}}
+
+
+def _code(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Code", "")
+
+
+def _from_dynamodb(item: dict) -> dict:
+    return {name: _plain(_deserialize(value)) for name, value in item.items()}
+
+
+def _plain(value):
+    """Decimals from DynamoDB as the int or float the client sent (validation guarantees exactness)."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {name: _plain(child) for name, child in value.items()}
+    if isinstance(value, list):
+        return [_plain(child) for child in value]
+    return value

@@ -1,0 +1,366 @@
+"""The whole serverless backend as one CDK stack: API Gateway (REST) -> Lambda -> DynamoDB.
+
+Reads top to bottom in the order of the mission: artifacts bucket, table, role, function, API, logs, alarm.
+Tags and policy checks are applied to the app in app.py, so they cover every construct, CDK's own included.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from aws_cdk import (
+    CfnOutput,
+    CfnResource,
+    CustomResourceProviderBase,
+    Duration,
+    Fn,
+    RemovalPolicy,
+    Stack,
+)
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_deployment as s3_deployment
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as sns_subscriptions
+from constructs import Construct
+
+if TYPE_CHECKING:
+    from app import ServiceConfig
+
+LAMBDA_SOURCE = Path(__file__).parent / "lambda"
+LAMBDA_PACKAGE_EXCLUDES = ["__pycache__", "*.pyc", ".pytest_cache"]
+API_STAGE = "prod"
+CODE_KEY_PREFIX = "lambda/"
+
+# The context value log_retention_days is one of these; CloudWatch Logs accepts only fixed periods.
+LOG_RETENTION = {
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    90: logs.RetentionDays.THREE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+}
+
+# The DynamoDB actions lambda/repository.py calls; tests/test_least_privilege.py proves the two agree.
+TABLE_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Scan"]
+
+ITEM_SCHEMA = apigateway.JsonSchema(
+    schema=apigateway.JsonSchemaVersion.DRAFT4,
+    title="Item",
+    type=apigateway.JsonSchemaType.OBJECT,
+    properties={
+        "id": apigateway.JsonSchema(type=apigateway.JsonSchemaType.STRING, min_length=1, max_length=128),
+        "version": apigateway.JsonSchema(type=apigateway.JsonSchemaType.INTEGER, minimum=1),
+    },
+)
+ITEM_REPLACEMENT_SCHEMA = apigateway.JsonSchema(
+    schema=apigateway.JsonSchemaVersion.DRAFT4,
+    title="ItemReplacement",
+    type=apigateway.JsonSchemaType.OBJECT,
+    required=["version"],
+    properties=ITEM_SCHEMA.properties,
+)
+
+
+class ServerlessBackendStack(Stack):
+    """API Gateway REST API -> one Python Lambda -> one DynamoDB table, with the code served from S3."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: ServiceConfig, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+        removal = RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY
+
+        self.artifacts_bucket = self._build_artifacts_bucket()
+        self._build_provider_logging()
+        self.code_deployment = self._build_code_deployment()
+        self.table = self._build_table(removal)
+        self.function_log_group = self._build_log_group("FunctionLogGroup")
+        self.function_role = self._build_function_role()
+        self.function = self._build_function()
+        self.api_access_log_group = self._build_log_group("ApiAccessLogGroup")
+        self.api = self._build_api()
+        self.api_execution_log_group = self._build_api_execution_logging()
+        self.error_rate_alarm = self._build_error_rate_alarm()
+        self._build_outputs()
+
+    def _build_artifacts_bucket(self) -> s3.Bucket:
+        return s3.Bucket(
+            self,
+            "ArtifactsBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            versioned=True,
+            removal_policy=RemovalPolicy.DESTROY,
+            auto_delete_objects=True,
+        )
+
+    def _build_provider_logging(self) -> None:
+        """Gives CDK's raw custom-resource providers (S3 auto-delete) a log group that the stack owns.
+
+        Left alone, Lambda creates their log group at run time, without retention, and `cdk destroy`
+        leaves it behind. The provider construct has no logging option, so its handler is pointed here.
+        """
+        providers = [child for child in self.node.children if isinstance(child, CustomResourceProviderBase)]
+        if not providers:
+            return
+        log_group = self._build_log_group("CustomResourceProviderLogGroup")
+        for provider in providers:
+            handler = next(c for c in provider.node.children if isinstance(c, CfnResource)
+                           and c.cfn_resource_type == "AWS::Lambda::Function")
+            handler.add_property_override("LoggingConfig.LogGroup", log_group.log_group_name)
+
+    def _build_code_deployment(self) -> s3_deployment.BucketDeployment:
+        """Copies the zipped lambda/ into the artifacts bucket; the key is the zip's hash, so new code = new key."""
+        return s3_deployment.BucketDeployment(
+            self,
+            "FunctionCodeDeployment",
+            sources=[s3_deployment.Source.asset(str(LAMBDA_SOURCE), exclude=LAMBDA_PACKAGE_EXCLUDES)],
+            destination_bucket=self.artifacts_bucket,
+            destination_key_prefix=CODE_KEY_PREFIX,
+            extract=False,
+            prune=False,
+            log_group=self._build_log_group("CodeDeploymentLogGroup"),
+        )
+
+    def _build_table(self, removal: RemovalPolicy) -> dynamodb.Table:
+        return dynamodb.Table(
+            self,
+            "ItemsTable",
+            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            deletion_protection=self.config.retain_data,
+            removal_policy=removal,
+        )
+
+    def _build_log_group(self, construct_id: str, log_group_name: str | None = None) -> logs.LogGroup:
+        return logs.LogGroup(
+            self,
+            construct_id,
+            log_group_name=log_group_name,
+            retention=LOG_RETENTION[self.config.log_retention_days],
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+
+    def _build_function_role(self) -> iam.Role:
+        """Only what lambda/ calls, on this stack's resources; no managed policies, no logs:CreateLogGroup."""
+        return iam.Role(
+            self,
+            "FunctionRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Items API function: item reads/writes on its table, its own logs, X-Ray traces",
+            inline_policies={
+                "ItemsFunction": iam.PolicyDocument(
+                    statements=[
+                        iam.PolicyStatement(
+                            sid="ItemsTableReadWrite",
+                            actions=TABLE_ACTIONS,
+                            resources=[self.table.table_arn],
+                        ),
+                        iam.PolicyStatement(
+                            sid="OwnLogGroupOnly",
+                            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                            resources=[self.function_log_group.log_group_arn],
+                        ),
+                        iam.PolicyStatement(
+                            sid="XRayHasNoResourceScoping",
+                            actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+                            resources=["*"],
+                        ),
+                    ]
+                )
+            },
+        )
+
+    def _build_function(self) -> lambda_.Function:
+        code_key = Fn.join("", [CODE_KEY_PREFIX, Fn.select(0, self.code_deployment.object_keys)])
+        code_version = Fn.select(0, self.code_deployment.object_version_ids)
+        # Reading the deployment's outputs makes CloudFormation create the function only after the copy.
+        return lambda_.Function(
+            self,
+            "ItemsFunction",
+            description="Items API: CRUD on the items table behind API Gateway",
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            architecture=lambda_.Architecture.ARM_64,
+            handler="handler.handler",
+            code=lambda_.Code.from_bucket(self.code_deployment.deployed_bucket, code_key, code_version),
+            memory_size=256,
+            timeout=Duration.seconds(10),
+            tracing=lambda_.Tracing.ACTIVE,
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=lambda_.ApplicationLogLevel(self.config.log_level),
+            system_log_level_v2=lambda_.SystemLogLevel.WARN,
+            log_group=self.function_log_group,
+            # The role's policies are complete as written; CDK must not add statements of its own.
+            role=self.function_role.without_policy_updates(),
+            environment={
+                "TABLE_NAME": self.table.table_name,
+                "SERVICE_NAME": "items-api",
+                "LOG_LEVEL": self.config.log_level,
+            },
+        )
+
+    def _build_api(self) -> apigateway.RestApi:
+        authorization = (
+            apigateway.AuthorizationType.IAM if self.config.api_auth == "iam" else apigateway.AuthorizationType.NONE
+        )
+        api = apigateway.RestApi(
+            self,
+            "ItemsApi",
+            description="Items API (REST) in front of the items function",
+            cloud_watch_role=False,
+            endpoint_types=[apigateway.EndpointType.REGIONAL],
+            deploy_options=apigateway.StageOptions(
+                stage_name=API_STAGE,
+                tracing_enabled=True,
+                access_log_destination=apigateway.LogGroupLogDestination(self.api_access_log_group),
+                access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
+                    caller=True,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+                logging_level=apigateway.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,
+                metrics_enabled=True,
+                throttling_rate_limit=50,
+                throttling_burst_limit=100,
+            ),
+            default_method_options=apigateway.MethodOptions(authorization_type=authorization),
+        )
+        self._build_error_responses(api)
+        validator = api.add_request_validator(
+            "BodyValidator", validate_request_body=True, validate_request_parameters=True
+        )
+        create_model = api.add_model("ItemModel", content_type="application/json", schema=ITEM_SCHEMA)
+        replace_model = api.add_model(
+            "ItemReplacementModel", content_type="application/json", schema=ITEM_REPLACEMENT_SCHEMA
+        )
+        integration = apigateway.LambdaIntegration(self.function, proxy=True, allow_test_invoke=False)
+
+        items = api.root.add_resource("items")
+        items.add_method("GET", integration)
+        items.add_method(
+            "POST", integration, request_validator=validator, request_models={"application/json": create_model}
+        )
+        item = items.add_resource("{id}")
+        item.add_method("GET", integration)
+        item.add_method(
+            "PUT", integration, request_validator=validator, request_models={"application/json": replace_model}
+        )
+        item.add_method("DELETE", integration)
+        return api
+
+    def _build_error_responses(self, api: apigateway.RestApi) -> None:
+        """API Gateway's own 4xx/5xx answers in the same {"error": {...}} shape the function uses."""
+        for construct_id, response_type, code in (
+            ("ClientErrorResponse", apigateway.ResponseType.DEFAULT_4_XX, "$context.error.responseType"),
+            ("ServerErrorResponse", apigateway.ResponseType.DEFAULT_5_XX, "InternalError"),
+        ):
+            api.add_gateway_response(
+                construct_id,
+                type=response_type,
+                templates={
+                    "application/json": (
+                        '{"error": {"code": "' + code + '", "message": $context.error.messageString}}'
+                    )
+                },
+            )
+
+    def _build_api_execution_logging(self) -> logs.LogGroup:
+        """The account-level CloudWatch role and the execution log group API Gateway would create itself.
+
+        A fresh account has no CloudWatch role for API Gateway, and a stage with execution logging fails to
+        deploy without one. The role is this stack's own and is deleted with it; the account setting then
+        points at a deleted role until a stack sets it again (CloudFormation cannot reset it).
+        """
+        execution_log_group = self._build_log_group(
+            "ApiExecutionLogGroup",
+            log_group_name=f"API-Gateway-Execution-Logs_{self.api.rest_api_id}/{API_STAGE}",
+        )
+        log_group_arns = [execution_log_group.log_group_arn, self.api_access_log_group.log_group_arn]
+        cloudwatch_role = iam.Role(
+            self,
+            "ApiGatewayCloudWatchRole",
+            assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
+            description="Lets API Gateway write this API's execution and access logs",
+            inline_policies={
+                "ApiLogs": iam.PolicyDocument(
+                    statements=[
+                        iam.PolicyStatement(
+                            sid="ThisApisLogGroupsOnly",
+                            actions=[
+                                "logs:CreateLogStream",
+                                "logs:DescribeLogGroups",
+                                "logs:DescribeLogStreams",
+                                "logs:PutLogEvents",
+                            ],
+                            resources=log_group_arns,
+                        )
+                    ]
+                )
+            },
+        )
+        account = apigateway.CfnAccount(
+            self, "ApiGatewayAccount", cloud_watch_role_arn=cloudwatch_role.role_arn
+        )
+        self.api.deployment_stage.node.add_dependency(account, execution_log_group)
+        return execution_log_group
+
+    def _build_error_rate_alarm(self) -> cloudwatch.Alarm:
+        period = Duration.minutes(5)
+        error_rate = cloudwatch.MathExpression(
+            expression="IF(invocations > 0, 100 * errors / invocations, 0)",
+            using_metrics={
+                "errors": self.function.metric_errors(period=period, statistic="Sum"),
+                "invocations": self.function.metric_invocations(period=period, statistic="Sum"),
+            },
+            label="Error rate (%)",
+            period=period,
+        )
+        alarm = cloudwatch.Alarm(
+            self,
+            "FunctionErrorRateAlarm",
+            alarm_description=(
+                f"Items function error rate above {self.config.error_rate_threshold_percent:g}% "
+                "(unhandled errors per invocation, 5-minute windows)"
+            ),
+            metric=error_rate,
+            threshold=self.config.error_rate_threshold_percent,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            datapoints_to_alarm=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        if self.config.alarm_email:
+            topic = sns.Topic(self, "AlarmTopic", display_name="Items API alarms", enforce_ssl=True)
+            topic.add_subscription(sns_subscriptions.EmailSubscription(self.config.alarm_email))
+            alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+        return alarm
+
+    def _build_outputs(self) -> None:
+        CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the items API (prod stage)")
+        CfnOutput(self, "TableName", value=self.table.table_name, description="DynamoDB items table")
+        CfnOutput(
+            self,
+            "ArtifactsBucketName",
+            value=self.artifacts_bucket.bucket_name,
+            description="S3 bucket holding the function's code package",
+        )

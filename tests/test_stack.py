@@ -1,0 +1,519 @@
+"""Each requirement of the stack, asserted on the synthesized template (one behaviour per test)."""
+
+import re
+import shutil
+from collections import Counter
+
+import pytest
+from aws_cdk import FileSystem
+from aws_cdk import aws_lambda as lambda_
+
+from main import API_STAGE, CODE_KEY_PREFIX, LAMBDA_PACKAGE_EXCLUDES, LAMBDA_SOURCE, TABLE_ACTIONS
+from policies.taggability import tag_property
+from policies.tagging import REQUIRED_TAGS
+
+API_GATEWAY_TIMEOUT_SECONDS = 29
+
+# The whole inventory, each entry with its reason. An unplanned resource fails test_inventory_is_exactly_planned.
+PLANNED_INVENTORY = {
+    "AWS::S3::Bucket": (1, "artifacts bucket holding the function's code zip"),
+    "AWS::S3::BucketPolicy": (1, "TLS-only deny, plus CDK's grant to the auto-delete provider"),
+    "Custom::S3AutoDeleteObjects": (1, "empties the versioned bucket so `cdk destroy` can delete it"),
+    "Custom::CDKBucketDeployment": (1, "copies the code zip into the artifacts bucket"),
+    "AWS::Lambda::LayerVersion": (1, "AWS CLI layer the bucket deployment handler runs `aws s3 cp` with"),
+    "AWS::Lambda::Function": (3, "the items function, and CDK's bucket-deployment and auto-delete handlers"),
+    "AWS::IAM::Role": (4, "items function, API Gateway logging, and one per CDK custom-resource handler"),
+    "AWS::IAM::Policy": (1, "CDK's bucket-deployment handler: read the asset, write the artifacts bucket"),
+    "AWS::Logs::LogGroup": (5, "items function, CDK handlers (2), API access log, API execution log"),
+    "AWS::DynamoDB::Table": (1, "the items table"),
+    "AWS::ApiGateway::RestApi": (1, "the REST API (X-Ray tracing needs REST, not HTTP APIs)"),
+    "AWS::ApiGateway::Deployment": (1, "a deployment of the API"),
+    "AWS::ApiGateway::Stage": (1, "the prod stage: tracing, logs, metrics, throttling"),
+    "AWS::ApiGateway::Resource": (2, "/items and /items/{id}"),
+    "AWS::ApiGateway::Method": (5, "GET/POST /items; GET/PUT/DELETE /items/{id}"),
+    "AWS::Lambda::Permission": (5, "API Gateway may invoke the function, one per method ARN"),
+    "AWS::ApiGateway::RequestValidator": (1, "validates request bodies against the models"),
+    "AWS::ApiGateway::Model": (2, "JSON schemas for create (POST) and replace (PUT) bodies"),
+    "AWS::ApiGateway::GatewayResponse": (2, "API Gateway's own 4xx/5xx in the API's JSON error shape"),
+    "AWS::ApiGateway::Account": (1, "account-level CloudWatch role, needed for execution logs on a fresh account"),
+    "AWS::CloudWatch::Alarm": (1, "the function's error-rate alarm"),
+}
+
+
+def _refs(value) -> set[str]:
+    """Logical ids referenced (Ref / GetAtt) anywhere inside a template value."""
+    found = set()
+    if isinstance(value, dict):
+        if "Ref" in value:
+            found.add(value["Ref"])
+        if "Fn::GetAtt" in value:
+            found.add(value["Fn::GetAtt"][0])
+        for child in value.values():
+            found |= _refs(child)
+    elif isinstance(value, list):
+        for child in value:
+            found |= _refs(child)
+    return found
+
+
+def _items_function(synth):
+    functions = {
+        k: v for k, v in synth.resources_of_type("AWS::Lambda::Function").items() if k.startswith("ItemsFunction")
+    }
+    assert len(functions) == 1
+    return next(iter(functions.items()))
+
+
+# 1. Artifacts bucket ------------------------------------------------------------------------------------------
+
+
+def test_artifacts_bucket_uses_sse_s3(synth):
+    synth.template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [
+                    {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+                ]
+            }
+        },
+    )
+
+
+def test_artifacts_bucket_blocks_all_public_access(synth):
+    synth.template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": True,
+                "BlockPublicPolicy": True,
+                "IgnorePublicAcls": True,
+                "RestrictPublicBuckets": True,
+            }
+        },
+    )
+
+
+def test_artifacts_bucket_denies_requests_without_tls(synth):
+    bucket_id, _ = synth.only("AWS::S3::Bucket")
+    _, policy = synth.only("AWS::S3::BucketPolicy")
+    assert policy["Properties"]["Bucket"] == {"Ref": bucket_id}
+    denies = [
+        s
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+    ]
+    assert denies and denies[0]["Action"] == "s3:*" and denies[0]["Principal"] == {"AWS": "*"}
+
+
+def test_artifacts_bucket_enforces_object_ownership_and_versioning(synth):
+    synth.template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+            "VersioningConfiguration": {"Status": "Enabled"},
+        },
+    )
+
+
+def test_artifacts_bucket_is_destroyed_with_its_objects(synth):
+    bucket_id, bucket = synth.only("AWS::S3::Bucket")
+    assert bucket["DeletionPolicy"] == "Delete"
+    _, auto_delete = synth.only("Custom::S3AutoDeleteObjects")
+    assert auto_delete["Properties"]["BucketName"] == {"Ref": bucket_id}
+
+
+def test_no_resource_has_a_hard_coded_physical_name(synth):
+    names = ("BucketName", "TableName", "FunctionName", "RoleName", "RestApiName", "AlarmName", "TopicName")
+    for logical_id, resource in synth.resources.items():
+        if resource["Type"] == "AWS::Lambda::Permission":
+            continue
+        for name in names:
+            assert not isinstance(resource.get("Properties", {}).get(name), str), f"{logical_id}.{name} is fixed"
+
+
+# 2. Lambda code from that bucket -------------------------------------------------------------------------------
+
+
+def test_code_zip_is_copied_into_the_artifacts_bucket_unextracted(synth):
+    bucket_id, _ = synth.only("AWS::S3::Bucket")
+    _, deployment = synth.only("Custom::CDKBucketDeployment")
+    assert deployment["Properties"]["DestinationBucketName"] == {"Ref": bucket_id}
+    assert deployment["Properties"]["Extract"] is False
+
+
+def test_function_code_points_at_the_deployed_object_and_waits_for_it(synth):
+    """GetAtt on the deployment's outputs is the dependency: CloudFormation creates the function after it."""
+    deployment_id, _ = synth.only("Custom::CDKBucketDeployment")
+    _, function = _items_function(synth)
+    code = function["Properties"]["Code"]
+    assert _refs(code["S3Bucket"]) == {deployment_id}, "bucket must come from the deployment's output"
+    assert code["S3Key"] == {
+        "Fn::Join": ["", [CODE_KEY_PREFIX, {"Fn::Select": [0, {"Fn::GetAtt": [deployment_id, "SourceObjectKeys"]}]}]]
+    }
+    assert _refs(code["S3ObjectVersion"]) == {deployment_id}
+
+
+def test_code_object_key_changes_when_handler_code_changes(synth, tmp_path):
+    _, deployment = synth.only("Custom::CDKBucketDeployment")
+    [key] = deployment["Properties"]["SourceObjectKeys"]
+    assert key == FileSystem.fingerprint(str(LAMBDA_SOURCE), exclude=LAMBDA_PACKAGE_EXCLUDES) + ".zip"
+    changed = tmp_path / "lambda"
+    shutil.copytree(LAMBDA_SOURCE, changed, ignore=shutil.ignore_patterns(*LAMBDA_PACKAGE_EXCLUDES))
+    (changed / "handler.py").write_text((changed / "handler.py").read_text() + "\n# changed\n")
+    assert FileSystem.fingerprint(str(changed), exclude=LAMBDA_PACKAGE_EXCLUDES) + ".zip" != key
+
+
+# 3. DynamoDB table --------------------------------------------------------------------------------------------
+
+
+def test_table_has_string_partition_key_id_and_on_demand_billing(synth):
+    synth.template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+            "BillingMode": "PAY_PER_REQUEST",
+        },
+    )
+
+
+def test_table_has_point_in_time_recovery(synth):
+    synth.template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {"PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True}},
+    )
+
+
+def test_table_is_destroyed_by_default(synth):
+    synth.template.has_resource("AWS::DynamoDB::Table", {"DeletionPolicy": "Delete"})
+    synth.template.has_resource_properties("AWS::DynamoDB::Table", {"DeletionProtectionEnabled": False})
+
+
+def test_retain_data_context_keeps_and_protects_the_table(synth_with):
+    retained = synth_with(retain_data="true")
+    retained.template.has_resource("AWS::DynamoDB::Table", {"DeletionPolicy": "Retain"})
+    retained.template.has_resource_properties("AWS::DynamoDB::Table", {"DeletionProtectionEnabled": True})
+
+
+# 4. Lambda function -------------------------------------------------------------------------------------------
+
+
+def test_function_runs_the_latest_python_on_arm64(synth):
+    pythons = [name for name in dir(lambda_.Runtime) if re.fullmatch(r"PYTHON_3_\d+", name)]
+    latest = max(pythons, key=lambda name: int(name.rsplit("_", 1)[1]))
+    _, function = _items_function(synth)
+    assert function["Properties"]["Runtime"] == getattr(lambda_.Runtime, latest).name
+    assert function["Properties"]["Architectures"] == ["arm64"]
+
+
+def test_function_has_explicit_memory_and_a_timeout_under_api_gateways(synth):
+    _, function = _items_function(synth)
+    assert function["Properties"]["MemorySize"] >= 128
+    assert function["Properties"]["Timeout"] < API_GATEWAY_TIMEOUT_SECONDS
+
+
+def test_function_has_active_tracing_and_json_logs_to_its_own_log_group(synth):
+    _, function = _items_function(synth)
+    assert function["Properties"]["TracingConfig"] == {"Mode": "Active"}
+    logging_config = function["Properties"]["LoggingConfig"]
+    assert logging_config["LogFormat"] == "JSON"
+    log_group = synth.resources[logging_config["LogGroup"]["Ref"]]
+    assert log_group["Type"] == "AWS::Logs::LogGroup"
+    assert log_group["Properties"]["RetentionInDays"] > 0
+    assert log_group["DeletionPolicy"] == "Delete"
+
+
+def test_function_environment_is_configuration_only(synth):
+    table_id, _ = synth.only("AWS::DynamoDB::Table")
+    _, function = _items_function(synth)
+    variables = function["Properties"]["Environment"]["Variables"]
+    assert variables["TABLE_NAME"] == {"Ref": table_id}
+    secret_like = re.compile(r"SECRET|PASSWORD|TOKEN|CREDENTIAL|PRIVATE|API_?KEY|ACCESS_?KEY", re.I)
+    assert not [name for name in variables if secret_like.search(name)]
+    assert set(variables) == {"TABLE_NAME", "SERVICE_NAME", "LOG_LEVEL"}
+
+
+def test_function_has_no_reserved_concurrency(synth):
+    _, function = _items_function(synth)
+    assert "ReservedConcurrentExecutions" not in function["Properties"]
+
+
+# 5. IAM role --------------------------------------------------------------------------------------------------
+
+
+def _function_role(synth):
+    _, function = _items_function(synth)
+    role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    return role_id, synth.resources[role_id]
+
+
+def test_function_role_grants_exactly_the_handlers_table_actions_on_the_table(synth):
+    table_id, _ = synth.only("AWS::DynamoDB::Table")
+    _, role = _function_role(synth)
+    [policy] = role["Properties"]["Policies"]
+    table_statements = [
+        s for s in policy["PolicyDocument"]["Statement"] if any(a.startswith("dynamodb:") for a in s["Action"])
+    ]
+    assert len(table_statements) == 1
+    assert sorted(table_statements[0]["Action"]) == sorted(TABLE_ACTIONS)
+    assert table_statements[0]["Resource"] == {"Fn::GetAtt": [table_id, "Arn"]}
+
+
+def test_function_role_writes_only_its_own_log_group_and_cannot_create_groups(synth):
+    _, function = _items_function(synth)
+    own_group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+    _, role = _function_role(synth)
+    [policy] = role["Properties"]["Policies"]
+    logs_statements = [
+        s for s in policy["PolicyDocument"]["Statement"] if any(a.startswith("logs:") for a in s["Action"])
+    ]
+    assert len(logs_statements) == 1
+    assert sorted(logs_statements[0]["Action"]) == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert logs_statements[0]["Resource"] == {"Fn::GetAtt": [own_group, "Arn"]}
+
+
+def test_function_role_has_only_xray_unscoped(synth):
+    _, role = _function_role(synth)
+    [policy] = role["Properties"]["Policies"]
+    unscoped = [s for s in policy["PolicyDocument"]["Statement"] if s["Resource"] == "*"]
+    assert len(unscoped) == 1
+    assert sorted(unscoped[0]["Action"]) == ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
+
+
+def test_function_role_has_no_managed_or_attached_policies(synth):
+    role_id, role = _function_role(synth)
+    assert "ManagedPolicyArns" not in role["Properties"]
+    role_ref = {"Ref": role_id}
+    for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+        for logical_id, policy in synth.resources_of_type(kind).items():
+            assert role_ref not in policy["Properties"].get("Roles", []), f"{logical_id} attaches to the role"
+
+
+def test_function_role_is_assumable_by_lambda_only(synth):
+    _, role = _function_role(synth)
+    [statement] = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "lambda.amazonaws.com"}
+
+
+# 6. API Gateway -----------------------------------------------------------------------------------------------
+
+
+def _routes(synth) -> set[tuple[str, str]]:
+    resources = synth.resources_of_type("AWS::ApiGateway::Resource")
+    api_id, _ = synth.only("AWS::ApiGateway::RestApi")
+
+    def path(resource_ref) -> str:
+        if resource_ref == {"Fn::GetAtt": [api_id, "RootResourceId"]}:
+            return ""
+        resource = resources[resource_ref["Ref"]]["Properties"]
+        return path(resource["ParentId"]) + "/" + resource["PathPart"]
+
+    return {
+        (path(m["Properties"]["ResourceId"]), m["Properties"]["HttpMethod"])
+        for m in synth.resources_of_type("AWS::ApiGateway::Method").values()
+    }
+
+
+def test_api_serves_exactly_the_item_routes(synth):
+    assert _routes(synth) == {
+        ("/items", "GET"),
+        ("/items", "POST"),
+        ("/items/{id}", "GET"),
+        ("/items/{id}", "PUT"),
+        ("/items/{id}", "DELETE"),
+    }
+
+
+def test_every_method_is_a_lambda_proxy_to_the_items_function(synth):
+    function_id, _ = _items_function(synth)
+    for method in synth.resources_of_type("AWS::ApiGateway::Method").values():
+        integration = method["Properties"]["Integration"]
+        assert integration["Type"] == "AWS_PROXY"
+        assert {"Fn::GetAtt": [function_id, "Arn"]} in integration["Uri"]["Fn::Join"][1]
+        assert "RequestTemplates" not in integration and "IntegrationResponses" not in integration
+
+
+def test_every_method_requires_iam_authorization_by_default(synth):
+    methods = synth.resources_of_type("AWS::ApiGateway::Method").values()
+    assert {m["Properties"]["AuthorizationType"] for m in methods} == {"AWS_IAM"}
+
+
+def test_api_auth_none_context_opens_the_methods(synth_with):
+    opened = synth_with(api_auth="none")
+    methods = opened.resources_of_type("AWS::ApiGateway::Method").values()
+    assert {m["Properties"]["AuthorizationType"] for m in methods} == {"NONE"}
+
+
+def test_methods_with_bodies_are_validated_against_json_models(synth):
+    validator_id, validator = synth.only("AWS::ApiGateway::RequestValidator")
+    assert validator["Properties"]["ValidateRequestBody"] is True
+    for method in synth.resources_of_type("AWS::ApiGateway::Method").values():
+        props = method["Properties"]
+        if props["HttpMethod"] in ("POST", "PUT"):
+            assert props["RequestValidatorId"] == {"Ref": validator_id}
+            model = synth.resources[props["RequestModels"]["application/json"]["Ref"]]
+            assert model["Properties"]["Schema"]["type"] == "object"
+
+
+def test_prod_stage_traces_logs_and_throttles_without_data_tracing(synth):
+    access_log_group = next(
+        k for k, v in synth.resources_of_type("AWS::Logs::LogGroup").items() if k.startswith("ApiAccessLogGroup")
+    )
+    _, stage = synth.only("AWS::ApiGateway::Stage")
+    props = stage["Properties"]
+    assert props["StageName"] == API_STAGE
+    assert props["TracingEnabled"] is True
+    assert {"Ref": access_log_group} in props["AccessLogSetting"]["DestinationArn"]["Fn::Join"][1]
+    assert '"requestId":"$context.requestId"' in props["AccessLogSetting"]["Format"]
+    [settings] = props["MethodSettings"]
+    assert settings["LoggingLevel"] in ("ERROR", "INFO")
+    assert settings["DataTraceEnabled"] is False
+    assert settings["MetricsEnabled"] is True
+    assert settings["ThrottlingRateLimit"] > 0 and settings["ThrottlingBurstLimit"] > 0
+
+
+def test_invoke_permissions_are_scoped_to_this_api(synth):
+    function_id, _ = _items_function(synth)
+    api_id, _ = synth.only("AWS::ApiGateway::RestApi")
+    permissions = synth.resources_of_type("AWS::Lambda::Permission").values()
+    assert permissions
+    for permission in permissions:
+        props = permission["Properties"]
+        assert props["Principal"] == "apigateway.amazonaws.com"
+        assert props["FunctionName"] == {"Fn::GetAtt": [function_id, "Arn"]}
+        assert {"Ref": api_id} in props["SourceArn"]["Fn::Join"][1]
+
+
+# 7. Fresh-account deploy and clean teardown of API logs ---------------------------------------------------------
+
+
+def test_api_gateway_account_uses_a_cloudwatch_role_from_this_stack(synth):
+    account_id, account = synth.only("AWS::ApiGateway::Account")
+    role_id = account["Properties"]["CloudWatchRoleArn"]["Fn::GetAtt"][0]
+    role = synth.resources[role_id]
+    assert role["Type"] == "AWS::IAM::Role" and role.get("DeletionPolicy", "Delete") == "Delete"
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "apigateway.amazonaws.com"
+    }
+    _, stage = synth.only("AWS::ApiGateway::Stage")
+    assert account_id in stage["DependsOn"]
+
+
+def test_api_execution_log_group_is_owned_by_the_stack(synth):
+    api_id, _ = synth.only("AWS::ApiGateway::RestApi")
+    groups = {
+        k: v
+        for k, v in synth.resources_of_type("AWS::Logs::LogGroup").items()
+        if v["Properties"].get("LogGroupName")
+        == {"Fn::Join": ["", ["API-Gateway-Execution-Logs_", {"Ref": api_id}, f"/{API_STAGE}"]]}
+    }
+    assert len(groups) == 1
+    [(group_id, group)] = groups.items()
+    assert group["Properties"]["RetentionInDays"] > 0 and group["DeletionPolicy"] == "Delete"
+    _, stage = synth.only("AWS::ApiGateway::Stage")
+    assert group_id in stage["DependsOn"]
+
+
+def test_every_log_group_has_retention_and_is_destroyed(synth):
+    for logical_id, group in synth.resources_of_type("AWS::Logs::LogGroup").items():
+        assert group["Properties"].get("RetentionInDays", 0) > 0, logical_id
+        assert group["DeletionPolicy"] == "Delete", logical_id
+
+
+def test_every_function_logs_to_a_log_group_of_this_stack(synth):
+    """Otherwise Lambda creates the group at run time, without retention, and destroy leaves it behind."""
+    for logical_id, function in synth.resources_of_type("AWS::Lambda::Function").items():
+        group = function["Properties"].get("LoggingConfig", {}).get("LogGroup", {}).get("Ref")
+        assert synth.resources.get(group, {}).get("Type") == "AWS::Logs::LogGroup", logical_id
+
+
+# 8. Error-rate alarm ------------------------------------------------------------------------------------------
+
+
+def test_alarm_watches_the_error_rate_of_the_items_function(synth):
+    function_id, _ = _items_function(synth)
+    _, alarm = synth.only("AWS::CloudWatch::Alarm")
+    metrics = {m["Id"]: m for m in alarm["Properties"]["Metrics"]}
+    [expression] = [m for m in metrics.values() if "Expression" in m]
+    assert expression["ReturnData"] is True
+    assert re.search(r"IF\(\s*invocations\s*>\s*0", expression["Expression"]), "rate must be safe at zero"
+    assert "errors / invocations" in expression["Expression"]
+    for metric_id, name in (("errors", "Errors"), ("invocations", "Invocations")):
+        stat = metrics[metric_id]["MetricStat"]
+        assert stat["Metric"]["MetricName"] == name and stat["Stat"] == "Sum"
+        assert stat["Metric"]["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function_id}}]
+
+
+def test_alarm_threshold_period_and_missing_data(synth):
+    _, alarm = synth.only("AWS::CloudWatch::Alarm")
+    props = alarm["Properties"]
+    assert 0 < props["Threshold"] <= 10
+    assert props["ComparisonOperator"] == "GreaterThanThreshold"
+    assert {m["MetricStat"]["Period"] for m in props["Metrics"] if "MetricStat" in m} == {300}
+    assert props["TreatMissingData"] == "notBreaching"
+
+
+def test_alarm_has_no_action_unless_an_email_is_given(synth, synth_with):
+    _, alarm = synth.only("AWS::CloudWatch::Alarm")
+    assert "AlarmActions" not in alarm["Properties"]
+    assert not synth.resources_of_type("AWS::SNS::Topic")
+    with_email = synth_with(alarm_email="oncall@example.com")
+    topic_id, _ = with_email.only("AWS::SNS::Topic")
+    with_email.template.has_resource_properties(
+        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "oncall@example.com"}
+    )
+    with_email.template.has_resource_properties("AWS::CloudWatch::Alarm", {"AlarmActions": [{"Ref": topic_id}]})
+
+
+# 9. Tags ------------------------------------------------------------------------------------------------------
+
+
+def _tags_of(resource: dict) -> dict:
+    target = tag_property(resource["Type"])
+    tags = resource.get("Properties", {}).get(target[0], [])
+    return tags if isinstance(tags, dict) else {t["Key"]: t["Value"] for t in tags}
+
+
+@pytest.mark.parametrize("variant", [{}, {"alarm_email": "oncall@example.com"}], ids=["default", "alarm_email"])
+def test_every_taggable_resource_carries_both_tags(synth, synth_with, variant):
+    synthesis = synth_with(**variant) if variant else synth
+    taggable = {k: v for k, v in synthesis.resources.items() if tag_property(v["Type"])}
+    assert len(taggable) > 10
+    untagged = {k for k, v in taggable.items() if not REQUIRED_TAGS.items() <= _tags_of(v).items()}
+    assert not untagged
+
+
+def test_cdk_raw_provider_role_is_tagged_too(synth):
+    """The S3 auto-delete provider is a raw CfnResource that Tags.of() does not reach."""
+    provider_roles = {
+        k: v for k, v in synth.resources_of_type("AWS::IAM::Role").items() if k.startswith("CustomS3AutoDelete")
+    }
+    assert provider_roles
+    for role in provider_roles.values():
+        assert REQUIRED_TAGS.items() <= _tags_of(role).items()
+
+
+# 10. Outputs --------------------------------------------------------------------------------------------------
+
+
+def test_outputs_name_the_api_url_table_and_bucket(synth):
+    api_id, _ = synth.only("AWS::ApiGateway::RestApi")
+    table_id, _ = synth.only("AWS::DynamoDB::Table")
+    bucket_id, _ = synth.only("AWS::S3::Bucket")
+    outputs = synth.template_json["Outputs"]
+    assert {"Ref": api_id} in outputs["ApiUrl"]["Value"]["Fn::Join"][1]
+    assert outputs["TableName"]["Value"] == {"Ref": table_id}
+    assert outputs["ArtifactsBucketName"]["Value"] == {"Ref": bucket_id}
+
+
+# 11. Minimal --------------------------------------------------------------------------------------------------
+
+
+def test_inventory_is_exactly_planned(synth):
+    actual = Counter(resource["Type"] for resource in synth.resources.values())
+    assert dict(actual) == {kind: count for kind, (count, _) in PLANNED_INVENTORY.items()}
+
+
+def test_template_hard_codes_no_account_id(synth):
+    assert not re.search(r"(?<![0-9a-f])\d{12}(?![0-9a-f])", synth.template_path.read_text())
