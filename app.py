@@ -15,6 +15,8 @@ from aws_cdk import App
 from constructs import Node
 
 from main import LOG_RETENTION, ServerlessBackendStack
+from policies.acknowledgements import apply_acknowledgements
+from policies.pack import apply_policies
 from policies.tagging import apply_tags
 
 PROJECT_ROOT = Path(__file__).parent
@@ -68,13 +70,15 @@ def cdk_json_context() -> dict:
 def build_app(context: dict | None = None, **app_options) -> App:
     """The app with the stack, tags and policies; `context` overrides cdk.json (as `-c` does)."""
     app = App(context={**cdk_json_context(), **(context or {})}, **app_options)
-    ServerlessBackendStack(
+    stack = ServerlessBackendStack(
         app,
         STACK_ID,
         config=ServiceConfig.from_context(app.node),
         description="serverless-automation: API Gateway (REST) -> Lambda -> DynamoDB",
     )
     apply_tags(app)
+    apply_policies(app)
+    apply_acknowledgements(stack)
     return app
 
 

@@ -70,6 +70,11 @@ ITEM_REPLACEMENT_SCHEMA = apigateway.JsonSchema(
 )
 
 
+def custom_resource_providers(stack: Stack) -> list[CustomResourceProviderBase]:
+    """CDK's stack-level singleton providers (raw CfnResources), found by type rather than by hashed path."""
+    return [child for child in stack.node.children if isinstance(child, CustomResourceProviderBase)]
+
+
 class ServerlessBackendStack(Stack):
     """API Gateway REST API -> one Python Lambda -> one DynamoDB table, with the code served from S3."""
 
@@ -88,6 +93,7 @@ class ServerlessBackendStack(Stack):
         self.api_access_log_group = self._build_log_group("ApiAccessLogGroup")
         self.api = self._build_api()
         self.api_execution_log_group = self._build_api_execution_logging()
+        self.alarm_topic = self._build_alarm_topic()
         self.error_rate_alarm = self._build_error_rate_alarm()
         self._build_outputs()
 
@@ -110,7 +116,7 @@ class ServerlessBackendStack(Stack):
         Left alone, Lambda creates their log group at run time, without retention, and `cdk destroy`
         leaves it behind. The provider construct has no logging option, so its handler is pointed here.
         """
-        providers = [child for child in self.node.children if isinstance(child, CustomResourceProviderBase)]
+        providers = custom_resource_providers(self)
         if not providers:
             return
         log_group = self._build_log_group("CustomResourceProviderLogGroup")
@@ -349,11 +355,17 @@ class ServerlessBackendStack(Stack):
             datapoints_to_alarm=1,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        if self.config.alarm_email:
-            topic = sns.Topic(self, "AlarmTopic", display_name="Items API alarms", enforce_ssl=True)
-            topic.add_subscription(sns_subscriptions.EmailSubscription(self.config.alarm_email))
-            alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+        if self.alarm_topic is not None:
+            alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.alarm_topic))
         return alarm
+
+    def _build_alarm_topic(self) -> sns.Topic | None:
+        """Only when alarm_email is set: an e-mail subscription needs a confirmed address to be useful."""
+        if not self.config.alarm_email:
+            return None
+        topic = sns.Topic(self, "AlarmTopic", display_name="Items API alarms", enforce_ssl=True)
+        topic.add_subscription(sns_subscriptions.EmailSubscription(self.config.alarm_email))
+        return topic
 
     def _build_outputs(self) -> None:
         CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the items API (prod stage)")

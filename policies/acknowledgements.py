@@ -1,0 +1,198 @@
+"""Every acknowledged finding, in one reviewed place: one construct, one finding id, one reason each.
+
+Fix findings in the stack first; acknowledge only what cannot or should not be fixed here, and say why it
+is safe. Targets are found through the stack's attributes or by construct type, never by hashed paths, so
+they survive CDK upgrades. tests/test_acknowledgements.py fails on an empty reason or a stale entry.
+
+Finding ids are `<plugin>::<rule>` (or `<plugin>::<rule>[<finding>]` for per-finding rules), exactly as
+the validation report prints them under "Acknowledge with".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from aws_cdk import Acknowledgment, Stack, Validations
+from constructs import IConstruct
+
+from main import custom_resource_providers
+from policies.pack import PLUGIN_NAME
+
+if TYPE_CHECKING:
+    from main import ServerlessBackendStack
+
+NAG = "AwsSolutions::AwsSolutions"
+SERVERLESS = "Serverless::Serverless"
+OURS = PLUGIN_NAME
+BASIC_EXECUTION_ROLE = "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    target: IConstruct
+    finding_id: str
+    reason: str
+
+
+def acknowledgements(stack: ServerlessBackendStack) -> list[Acknowledgement]:
+    return [
+        *_items_service(stack),
+        *_cdk_bucket_deployment_handler(stack),
+        *_cdk_auto_delete_provider(stack),
+        *_deployer_opt_outs(stack),
+    ]
+
+
+def apply_acknowledgements(stack: ServerlessBackendStack) -> list[Acknowledgement]:
+    applied = acknowledgements(stack)
+    for ack in applied:
+        Validations.of(ack.target).acknowledge(Acknowledgment(id=ack.finding_id, reason=ack.reason))
+    return applied
+
+
+def _items_service(stack: ServerlessBackendStack) -> list[Acknowledgement]:
+    return [
+        Acknowledgement(
+            stack.artifacts_bucket,
+            f"{NAG}-S1",
+            "Holds only the code zip, written by the stack's own deployment; CloudTrail records API access. "
+            "A log bucket would be a second bucket with nothing to audit that CloudTrail does not.",
+        ),
+        Acknowledgement(
+            stack.function_role,
+            f"{NAG}-IAM5[Resource::*]",
+            "Only xray:PutTraceSegments and xray:PutTelemetryRecords are on '*': X-Ray has no resource-level "
+            "permissions. Our SA-IAM2 rule keeps every other action scoped.",
+        ),
+        Acknowledgement(
+            stack.function_role,
+            f"{SERVERLESS}-LambdaStarPermissions",
+            "The only '*' is the resource of the two X-Ray put actions, which AWS cannot scope; no action is "
+            "a wildcard (our SA-IAM1 rule).",
+        ),
+        Acknowledgement(
+            stack.function,
+            f"{SERVERLESS}-LambdaDLQ",
+            "API Gateway invokes the function synchronously: a failure returns to the caller and counts in "
+            "the Errors metric the alarm watches. A DLQ only receives failed asynchronous invocations.",
+        ),
+        Acknowledgement(
+            stack.api,
+            f"{NAG}-COG4",
+            "Methods use IAM (SigV4) authorization, which authenticates AWS principals without a user pool; "
+            "a Cognito pool would add a resource and a second identity system.",
+        ),
+        Acknowledgement(
+            stack.api,
+            f"{NAG}-APIG3",
+            "No WAF web ACL: IAM authorization rejects unsigned requests before they reach the function, "
+            "and stage throttling bounds load. WAF costs per ACL and rule; add it for public exposure.",
+        ),
+    ]
+
+
+def _cdk_bucket_deployment_handler(stack: ServerlessBackendStack) -> list[Acknowledgement]:
+    """CDK's BucketDeployment handler: built by aws-cdk-lib, runs only during deploys, not reachable by users."""
+    handler = stack.code_deployment.handler_role.node.scope
+    bucket_arn = f"<{Stack.of(stack).resolve(stack.get_logical_id(stack.artifacts_bucket.node.default_child))}.Arn>"
+    cdk_owned = "CDK's BucketDeployment handler, which runs only while CloudFormation deploys."
+    return [
+        Acknowledgement(
+            handler,
+            f"{NAG}-IAM4[{BASIC_EXECUTION_ROLE}]",
+            f"{cdk_owned} aws-cdk-lib attaches AWSLambdaBasicExecutionRole (logs only) and offers no option.",
+        ),
+        Acknowledgement(
+            handler,
+            f"{OURS}::SA-IAM3",
+            f"{cdk_owned} aws-cdk-lib attaches AWSLambdaBasicExecutionRole (logs only) and offers no option.",
+        ),
+        *(
+            Acknowledgement(
+                handler,
+                f"{NAG}-IAM5[{finding}]",
+                f"{cdk_owned} CDK's grant covers the two buckets it copies between and nothing else: "
+                "reading the CDK asset and writing the artifacts bucket.",
+            )
+            for finding in (
+                "Action::s3:GetBucket*",
+                "Action::s3:GetObject*",
+                "Action::s3:List*",
+                "Action::s3:Abort*",
+                "Action::s3:DeleteObject*",
+                "Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*",
+                f"Resource::{bucket_arn}/*",
+            )
+        ),
+        Acknowledgement(
+            handler,
+            f"{NAG}-L1",
+            f"{cdk_owned} Its runtime is pinned by aws-cdk-lib and moves with CDK upgrades.",
+        ),
+        Acknowledgement(
+            handler,
+            f"{SERVERLESS}-LambdaLatestVersion",
+            f"{cdk_owned} Its runtime is pinned by aws-cdk-lib and moves with CDK upgrades.",
+        ),
+        Acknowledgement(
+            handler,
+            f"{SERVERLESS}-LambdaDLQ",
+            f"{cdk_owned} CloudFormation invokes it and waits for its answer; failures fail the deployment.",
+        ),
+        Acknowledgement(
+            handler,
+            f"{SERVERLESS}-LambdaTracing",
+            f"{cdk_owned} aws-cdk-lib offers no tracing option; it serves no user request to trace.",
+        ),
+        Acknowledgement(
+            handler,
+            f"{OURS}::SA-OBS3",
+            f"{cdk_owned} aws-cdk-lib offers no tracing option; it serves no user request to trace.",
+        ),
+    ]
+
+
+def _cdk_auto_delete_provider(stack: ServerlessBackendStack) -> list[Acknowledgement]:
+    """CDK's S3 auto-delete provider: a raw CfnResource pair that cdk-nag does not inspect, but we do."""
+    cdk_owned = "CDK's S3 auto-delete provider, which runs only when the bucket is deleted or replaced."
+    return [
+        ack
+        for provider in custom_resource_providers(stack)
+        if "S3AutoDeleteObjects" in provider.node.id
+        for ack in (
+            Acknowledgement(
+                provider,
+                f"{OURS}::SA-IAM3",
+                f"{cdk_owned} aws-cdk-lib attaches AWSLambdaBasicExecutionRole (logs only) and offers no option.",
+            ),
+            Acknowledgement(
+                provider,
+                f"{OURS}::SA-OBS3",
+                f"{cdk_owned} aws-cdk-lib offers no tracing option; it serves no user request to trace.",
+            ),
+        )
+    ]
+
+
+def _deployer_opt_outs(stack: ServerlessBackendStack) -> list[Acknowledgement]:
+    """Findings that exist only when a deployer turns a default off through context, on purpose."""
+    opt_outs = []
+    if stack.config.api_auth == "none":
+        opt_outs.append(
+            Acknowledgement(
+                stack.api,
+                f"{NAG}-APIG4",
+                "The deployer chose -c api_auth=none: the API is deliberately open (README: Calling the API).",
+            )
+        )
+    if stack.alarm_topic is not None:
+        opt_outs.append(
+            Acknowledgement(
+                stack.alarm_topic,
+                f"{SERVERLESS}-SNSRedrivePolicy",
+                "The only subscription is the alarm e-mail the deployer gave; a message SNS cannot deliver to "
+                "an inbox would sit unread in a dead-letter queue too. The alarm's state stays in CloudWatch.",
+            )
+        )
+    return opt_outs

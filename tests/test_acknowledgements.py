@@ -1,0 +1,88 @@
+"""Acknowledgements are reviewed exceptions: each has a real reason, targets one construct (never a whole
+stack), and still matches a finding. A stale one (matching nothing) fails the gate."""
+
+import pytest
+from aws_cdk import App, Stack
+
+from app import STACK_ID
+from policies.acknowledgements import acknowledgements
+from policies.report import open_findings, render
+
+VARIANTS = {"default": {}, "api_auth_none": {"api_auth": "none"}, "alarm_email": {"alarm_email": "ops@example.com"}}
+
+
+@pytest.fixture(params=list(VARIANTS), scope="module")
+def variant(request, synth, synth_with):
+    context = VARIANTS[request.param]
+    return synth_with(**context) if context else synth
+
+
+def _applied(synthesis):
+    return acknowledgements(synthesis.app.node.find_child(STACK_ID))
+
+
+def _suppressed(synthesis) -> set[tuple[str, str]]:
+    return {
+        (s["acknowledgedId"], s["acknowledgedAt"])
+        for plugin in synthesis.report["pluginReports"]
+        for s in plugin.get("suppressedViolations", [])
+    }
+
+
+def test_every_acknowledgement_has_a_reason_that_says_why(variant):
+    for ack in _applied(variant):
+        assert len(ack.reason) >= 40, ack.finding_id
+        assert "not needed" not in ack.reason.lower(), ack.finding_id
+
+
+def test_no_acknowledgement_is_stale(variant):
+    suppressed = _suppressed(variant)
+    stale = [(a.finding_id, a.target.node.path) for a in _applied(variant)
+             if (a.finding_id, a.target.node.path) not in suppressed]
+    assert not stale
+
+
+def test_no_acknowledgement_covers_a_whole_stack_or_app(variant):
+    for ack in _applied(variant):
+        assert not isinstance(ack.target, (Stack, App)), ack.finding_id
+
+
+def test_each_acknowledgement_names_one_finding_id(variant):
+    ids = [(a.finding_id, a.target.node.path) for a in _applied(variant)]
+    assert len(ids) == len(set(ids))
+    for finding_id, _ in ids:
+        assert "::" in finding_id and "," not in finding_id
+
+
+def test_variant_has_no_open_findings(variant):
+    assert open_findings(variant.report) == 0
+
+
+def test_review_report_lists_each_acknowledgement_with_its_reason(synth):
+    markdown = render(synth.report)
+    for ack in _applied(synth):
+        assert f"`{ack.finding_id}` at `{ack.target.node.path}`: {ack.reason}" in markdown
+    assert "0 open" in markdown
+    assert "SA-Tags1" in markdown and "AwsSolutions" in markdown and "Serverless" in markdown
+
+
+def test_review_report_shows_an_open_finding_by_resource():
+    report = {
+        "pluginReports": [
+            {
+                "pluginName": "AwsSolutions",
+                "conclusion": "failure",
+                "violations": [
+                    {
+                        "ruleName": "AwsSolutions-SQS3",
+                        "description": "The SQS queue has no DLQ.",
+                        "severity": "error",
+                        "violatingConstructs": [{"constructPath": "S/Queue/Resource"}],
+                    }
+                ],
+            }
+        ]
+    }
+    markdown = render(report)
+    assert "### `S/Queue/Resource`" in markdown and "AwsSolutions::AwsSolutions-SQS3" in markdown
+    assert "1 open" in markdown and open_findings(report) == 1

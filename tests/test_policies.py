@@ -1,0 +1,317 @@
+"""The policy gate: each rule passes a compliant minimal stack and rejects a non-compliant one, the real
+stack passes, and a violation freshly introduced into the real stack fails synthesis."""
+
+import json
+
+import pytest
+from aws_cdk import App, CfnResource, Duration, RemovalPolicy, Stack, Tags
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+
+from app import STACK_ID, build_app
+from policies.pack import PLUGIN_NAME, ProjectPolicies, apply_policies
+from policies.rules import ALL_RULES
+from policies.tagging import apply_tags
+
+
+def policy_findings(tmp_path, build, *, tagged=True, plugin_name=PLUGIN_NAME, nag=False) -> list[dict]:
+    """Synthesize a minimal stack made by build(stack) under the gate; the open findings of one plugin."""
+    app = App(outdir=str(tmp_path), builtin_cloud_formation_validation=False)
+    build(Stack(app, "Minimal"))
+    if tagged:
+        apply_tags(app)
+    if nag:
+        apply_policies(app)
+    else:
+        from aws_cdk import Validations
+
+        Validations.of(app).add_plugins(ProjectPolicies())
+    failed = False
+    try:
+        app.synth()
+    except RuntimeError as error:
+        assert "ValidationFailed" in str(error)
+        failed = True
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    findings = [
+        {"rule": v["ruleName"], "path": c["constructPath"], "message": v["description"], "fix": v.get("suggestedFix")}
+        for plugin in report["pluginReports"]
+        if plugin["pluginName"] == plugin_name
+        for v in plugin.get("violations", [])
+        for c in v["violatingConstructs"]
+    ]
+    assert failed == bool(
+        [v for p in report["pluginReports"] for v in p.get("violations", []) if v["severity"] == "error"]
+    ), "synthesis must fail exactly when there is an open error"
+    return findings
+
+
+def rules_hit(findings) -> set[str]:
+    return {f["rule"] for f in findings}
+
+
+def secure_bucket(stack, construct_id="Bucket", **overrides):
+    options = dict(
+        encryption=s3.BucketEncryption.S3_MANAGED,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        enforce_ssl=True,
+        removal_policy=RemovalPolicy.DESTROY,
+    )
+    return s3.Bucket(stack, construct_id, **{**options, **overrides})
+
+
+def role_with(stack, *statements, managed=()):
+    return iam.Role(
+        stack,
+        "Role",
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        inline_policies={"Inline": iam.PolicyDocument(statements=list(statements))} if statements else None,
+        managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(name) for name in managed],
+    )
+
+
+def traced_function(stack, construct_id="Fn", **overrides):
+    options = dict(
+        runtime=lambda_.Runtime.PYTHON_3_14,
+        handler="index.handler",
+        code=lambda_.Code.from_inline("def handler(event, context):\n    return None\n"),
+        tracing=lambda_.Tracing.ACTIVE,
+        log_group=logs.LogGroup(stack, f"{construct_id}Logs", retention=logs.RetentionDays.ONE_WEEK),
+        role=iam.Role(stack, f"{construct_id}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")),
+    )
+    return lambda_.Function(stack, construct_id, **{**options, **overrides})
+
+
+# The real stack ---------------------------------------------------------------------------------------------
+
+
+def test_real_stack_passes_every_plugin(synth):
+    plugins = {p["pluginName"]: p for p in synth.report["pluginReports"]}
+    assert {"AwsSolutions", "Serverless", PLUGIN_NAME} <= set(plugins)
+    for name, plugin in plugins.items():
+        assert plugin["conclusion"] == "success", name
+        assert not plugin.get("violations"), name
+
+
+def test_every_rule_has_an_id_a_docstring_and_a_fix():
+    ids = [rule.rule_id for rule in ALL_RULES]
+    assert len(ids) == len(set(ids))
+    for rule in ALL_RULES:
+        assert rule.__doc__ and rule.fix, rule.__name__
+
+
+# SA-Tags1 ---------------------------------------------------------------------------------------------------
+
+
+def test_tags_rule_accepts_tagged_resources_including_raw_cfn_resources(tmp_path):
+    def build(stack):
+        secure_bucket(stack)
+        CfnResource(stack, "RawQueue", type="AWS::SQS::Queue")
+
+    assert "SA-Tags1" not in rules_hit(policy_findings(tmp_path, build))
+
+
+def test_tags_rule_rejects_an_untagged_resource(tmp_path):
+    findings = policy_findings(tmp_path, lambda stack: secure_bucket(stack), tagged=False)
+    [finding] = [f for f in findings if f["rule"] == "SA-Tags1"]
+    assert finding["path"] == "Minimal/Bucket/Resource"
+    assert "Minimal/Bucket/Resource" in finding["message"] and "project=serverless-automation" in finding["message"]
+    assert "apply_tags" in finding["fix"]
+
+
+def test_tags_rule_rejects_a_raw_resource_that_tags_of_does_not_reach(tmp_path):
+    def build(stack):
+        CfnResource(stack, "RawQueue", type="AWS::SQS::Queue")
+        Tags.of(stack).add("project", "serverless-automation")
+        Tags.of(stack).add("environment", "production")
+
+    findings = policy_findings(tmp_path, build, tagged=False)
+    assert [f["path"] for f in findings if f["rule"] == "SA-Tags1"] == ["Minimal/RawQueue"]
+
+
+def test_tags_rule_rejects_a_wrong_tag_value(tmp_path):
+    def build(stack):
+        secure_bucket(stack)
+        Tags.of(stack).add("environment", "staging", priority=500)
+
+    assert "SA-Tags1" in rules_hit(policy_findings(tmp_path, build))
+
+
+# SA-S3-1 / 2 / 3 --------------------------------------------------------------------------------------------
+
+
+def test_sse_s3_rule_accepts_a_secure_bucket(tmp_path):
+    assert not rules_hit(policy_findings(tmp_path, lambda stack: secure_bucket(stack)))
+
+
+def test_sse_s3_rule_rejects_kms_encryption(tmp_path):
+    findings = policy_findings(tmp_path, lambda s: secure_bucket(s, encryption=s3.BucketEncryption.KMS_MANAGED))
+    assert rules_hit(findings) == {"SA-S3-1"}
+
+
+def test_public_access_rule_rejects_a_bucket_that_allows_public_policies(tmp_path):
+    block = s3.BlockPublicAccess(
+        block_public_acls=True, ignore_public_acls=True, block_public_policy=False, restrict_public_buckets=False
+    )
+    findings = policy_findings(tmp_path, lambda s: secure_bucket(s, block_public_access=block))
+    assert rules_hit(findings) == {"SA-S3-2"}
+    assert "BlockPublicPolicy" in findings[0]["message"]
+
+
+def test_tls_rule_rejects_a_bucket_without_a_tls_only_policy(tmp_path):
+    findings = policy_findings(tmp_path, lambda s: secure_bucket(s, enforce_ssl=False))
+    assert rules_hit(findings) == {"SA-S3-3"}
+
+
+# SA-IAM1 / 2 / 3 / 4 ----------------------------------------------------------------------------------------
+
+
+def test_iam_rules_accept_named_actions_on_named_resources_and_xray_on_star(tmp_path):
+    def build(stack):
+        queue = sqs.Queue(stack, "Queue", enforce_ssl=True)
+        role_with(
+            stack,
+            iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[queue.queue_arn]),
+            iam.PolicyStatement(actions=["xray:PutTraceSegments"], resources=["*"]),
+        )
+
+    assert not rules_hit(policy_findings(tmp_path, build))
+
+
+@pytest.mark.parametrize("action", ["*", "dynamodb:*"])
+def test_wildcard_action_rule_rejects_star_and_service_star(tmp_path, action):
+    def build(stack):
+        queue = sqs.Queue(stack, "Queue", enforce_ssl=True)
+        role_with(stack, iam.PolicyStatement(actions=[action], resources=[queue.queue_arn]))
+
+    findings = policy_findings(tmp_path, build)
+    assert rules_hit(findings) == {"SA-IAM1"}
+    assert action in findings[0]["message"]
+
+
+def test_wildcard_action_rule_also_checks_attached_policies(tmp_path):
+    def build(stack):
+        role = role_with(stack)
+        role.add_to_policy(iam.PolicyStatement(actions=["s3:*"], resources=["arn:aws:s3:::example"]))
+
+    findings = policy_findings(tmp_path, build)
+    assert [f["path"] for f in findings if f["rule"] == "SA-IAM1"] == ["Minimal/Role/DefaultPolicy/Resource"]
+
+
+def test_unscoped_resource_rule_rejects_scopable_actions_on_star(tmp_path):
+    build = lambda stack: role_with(stack, iam.PolicyStatement(actions=["dynamodb:GetItem"], resources=["*"]))  # noqa: E731
+    findings = policy_findings(tmp_path, build)
+    assert rules_hit(findings) == {"SA-IAM2"}
+    assert "dynamodb:GetItem" in findings[0]["message"]
+
+
+def test_managed_policy_rule_rejects_aws_managed_policies(tmp_path):
+    build = lambda stack: role_with(stack, managed=["service-role/AWSLambdaBasicExecutionRole"])  # noqa: E731
+    findings = policy_findings(tmp_path, build)
+    assert rules_hit(findings) == {"SA-IAM3"}
+    assert "AWSLambdaBasicExecutionRole" in findings[0]["message"]
+
+
+def test_invoke_permission_rule_accepts_lambda_integration_and_rejects_unscoped(tmp_path):
+    def scoped(stack):
+        api = apigateway.RestApi(stack, "Api", deploy_options=apigateway.StageOptions(tracing_enabled=True))
+        api.root.add_method("GET", apigateway.LambdaIntegration(traced_function(stack)))
+
+    assert "SA-IAM4" not in rules_hit(policy_findings(tmp_path / "scoped", scoped))
+
+    def unscoped(stack):
+        traced_function(stack).add_permission(
+            "Anyone", principal=iam.ServicePrincipal("apigateway.amazonaws.com"), action="lambda:InvokeFunction"
+        )
+
+    assert "SA-IAM4" in rules_hit(policy_findings(tmp_path / "unscoped", unscoped))
+
+
+# SA-OBS1 / 2 / 3 --------------------------------------------------------------------------------------------
+
+
+def test_data_tracing_rule_rejects_a_stage_that_logs_bodies(tmp_path):
+    def build(stack):
+        api = apigateway.RestApi(
+            stack, "Api", deploy_options=apigateway.StageOptions(data_trace_enabled=True), cloud_watch_role=False
+        )
+        api.root.add_method("GET", apigateway.MockIntegration())
+
+    findings = policy_findings(tmp_path, build)
+    assert rules_hit(findings) == {"SA-OBS1"}
+    assert findings[0]["path"] == "Minimal/Api/DeploymentStage.prod/Resource"
+
+
+def test_retention_rule_rejects_a_log_group_kept_forever(tmp_path):
+    build = lambda stack: logs.LogGroup(stack, "Logs", retention=logs.RetentionDays.INFINITE)  # noqa: E731
+    assert rules_hit(policy_findings(tmp_path, build)) == {"SA-OBS2"}
+
+
+def test_tracing_rule_accepts_active_and_rejects_untraced_functions(tmp_path):
+    assert not rules_hit(policy_findings(tmp_path / "traced", lambda s: traced_function(s)))
+    untraced = policy_findings(tmp_path / "untraced", lambda s: traced_function(s, tracing=lambda_.Tracing.DISABLED))
+    assert rules_hit(untraced) == {"SA-OBS3"}
+
+
+# A violation freshly introduced into the real stack fails synthesis --------------------------------------------
+
+
+def synth_real_with(tmp_path, mutate) -> dict:
+    app = build_app(outdir=str(tmp_path), builtin_cloud_formation_validation=False)
+    mutate(app.node.find_child(STACK_ID))
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    return {
+        f"{p['pluginName']}::{v['ruleName']}": [c["constructPath"] for c in v["violatingConstructs"]]
+        for p in report["pluginReports"]
+        for v in p.get("violations", [])
+    }
+
+
+def test_real_stack_with_a_removed_tag_fails(tmp_path):
+    violations = synth_real_with(tmp_path, lambda stack: Tags.of(stack.table).remove("environment", priority=500))
+    assert violations == {f"{PLUGIN_NAME}::SA-Tags1": [f"{STACK_ID}/ItemsTable/Resource"]}
+
+
+def test_real_stack_with_kms_instead_of_sse_s3_fails(tmp_path):
+    def mutate(stack):
+        stack.artifacts_bucket.node.default_child.add_property_override(
+            "BucketEncryption.ServerSideEncryptionConfiguration.0.ServerSideEncryptionByDefault.SSEAlgorithm",
+            "aws:kms",
+        )
+
+    assert f"{PLUGIN_NAME}::SA-S3-1" in synth_real_with(tmp_path, mutate)
+
+
+def test_real_stack_with_a_wildcard_grant_fails(tmp_path):
+    def mutate(stack):
+        iam.Policy(
+            stack,
+            "Extra",
+            roles=[stack.function_role],
+            statements=[iam.PolicyStatement(actions=["dynamodb:*"], resources=["*"])],
+        )
+
+    violations = synth_real_with(tmp_path, mutate)
+    assert {f"{PLUGIN_NAME}::SA-IAM1", f"{PLUGIN_NAME}::SA-IAM2"} <= set(violations)
+
+
+def test_real_stack_with_data_tracing_on_fails(tmp_path):
+    def mutate(stack):
+        stage = stack.api.deployment_stage.node.default_child
+        stage.add_property_override("MethodSettings.0.DataTraceEnabled", True)
+
+    assert f"{PLUGIN_NAME}::SA-OBS1" in synth_real_with(tmp_path, mutate)
+
+
+def test_real_stack_with_a_new_cdk_nag_finding_fails(tmp_path):
+    def mutate(stack):
+        sqs.Queue(stack, "UnplannedQueue", retention_period=Duration.days(1))
+
+    violations = synth_real_with(tmp_path, mutate)
+    assert violations["AwsSolutions::AwsSolutions-SQS3"] == [f"{STACK_ID}/UnplannedQueue/Resource"]
