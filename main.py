@@ -203,7 +203,7 @@ class ServerlessBackendStack(Stack):
             handler="handler.handler",
             code=lambda_.Code.from_bucket(self.code_deployment.deployed_bucket, code_key, code_version),
             memory_size=256,
-            timeout=Duration.seconds(10),
+            timeout=Duration.seconds(15),
             tracing=lambda_.Tracing.ACTIVE,
             logging_format=lambda_.LoggingFormat.JSON,
             application_log_level_v2=lambda_.ApplicationLogLevel(self.config.log_level),

@@ -34,7 +34,7 @@ class ItemRepository:
             if _code(error) == "ConditionalCheckFailedException":
                 raise ItemAlreadyExists(f"item {item['id']} already exists") from None
             raise
-        return stored
+        return _plain(stored)
 
     def replace(self, item: dict, expected_version: int) -> dict:
         stored = {**item, "version": expected_version + 1}
@@ -49,7 +49,7 @@ class ItemRepository:
             raise VersionConflict(
                 f"item {item['id']} is at version {current}, not {expected_version}; read it and retry"
             ) from None
-        return stored
+        return _plain(stored)
 
     def delete(self, item_id: str) -> None:
         try:

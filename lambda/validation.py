@@ -10,7 +10,7 @@ import base64
 import binascii
 import json
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from errors import InvalidItem, InvalidRequest, ItemTooLarge
 
@@ -20,7 +20,7 @@ MAX_NUMBER_DIGITS = 38
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 ID_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
-MANAGED_FIELDS = ("id", "version")
+MAX_VERSION = 2**63 - 1
 
 
 def validate_id(item_id: str) -> str:
@@ -108,11 +108,8 @@ def _check_text(text: str) -> None:
 
 
 def _check_number(number: int | Decimal) -> None:
-    try:
-        decimal = Decimal(number)
-        significant = len(decimal.normalize().as_tuple().digits)
-    except InvalidOperation:
-        raise InvalidItem("numbers must be finite") from None
+    decimal = Decimal(number)
+    significant = len("".join(map(str, decimal.as_tuple().digits)).strip("0"))
     if significant > MAX_NUMBER_DIGITS:
         raise InvalidItem(f"numbers may have at most {MAX_NUMBER_DIGITS} significant digits")
     if not decimal.is_zero() and not -130 <= decimal.adjusted() <= 125:

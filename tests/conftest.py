@@ -1,6 +1,7 @@
 """Shared fixtures: one synthesis of the real app per session (with CDK's built-in validation on)."""
 
 import json
+import uuid
 import os
 import sys
 from functools import cache
@@ -69,3 +70,90 @@ def synth_with(tmp_path_factory):
         return Synthesis(context, tmp_path_factory.mktemp("cdk.out-variant"), builtin_validation=False)
 
     return build
+
+
+# The handler against a DynamoDB-protocol server over HTTP on 127.0.0.1 ------------------------------------
+
+from localdev.dynamodb import LocalDynamoDB  # noqa: E402
+from localdev.events import proxy_event  # noqa: E402
+from main import LAMBDA_SOURCE  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def local_dynamodb():
+    with LocalDynamoDB() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def handler_module(synth, local_dynamodb):
+    """lambda/handler.py imported as Lambda would, its table created from the synthesized template."""
+    os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = local_dynamodb.endpoint_url
+    os.environ["TABLE_NAME"] = local_dynamodb.create_table_from_template(synth.template_json, "items-session")
+    sys.path.insert(0, str(LAMBDA_SOURCE))
+    import handler
+
+    return handler
+
+
+@pytest.fixture(scope="session")
+def dynamodb_calls(handler_module) -> list[dict]:
+    """Every DynamoDB API call the handler's client makes in this session: operation name and parameters."""
+    calls = []
+
+    def record(model, params, **_):
+        calls.append({"operation": model.name, "params": params})
+
+    handler_module._dynamodb.meta.events.register("before-parameter-build.dynamodb", record)
+    return calls
+
+
+@pytest.fixture
+def fresh_table(handler_module, local_dynamodb, synth, monkeypatch, dynamodb_calls) -> str:
+    """An empty table of the synthesized shape for one test, swapped in behind the handler."""
+    from repository import ItemRepository
+
+    name = local_dynamodb.create_table_from_template(synth.template_json, f"items-{uuid.uuid4().hex[:12]}")
+    monkeypatch.setattr(handler_module, "_items", ItemRepository(handler_module._dynamodb, name))
+    return name
+
+
+class ApiClient:
+    """Calls the handler the way API Gateway's proxy integration does, and decodes the response."""
+
+    def __init__(self, handler_module):
+        self._handler = handler_module.handler
+
+    def request(self, method: str, path: str, *, body=None, query: str = "", headers: dict | None = None):
+        if isinstance(body, (dict, list, int, float)):
+            body = json.dumps(body)
+        resource, parameters = route_of(path)
+        event = proxy_event(
+            method, resource, path, path_parameters=parameters, query_string=query, headers=headers, body=body
+        )
+        response = self._handler(event, None)
+        return Response(response)
+
+
+class Response:
+    def __init__(self, raw: dict):
+        self.raw = raw
+        self.status = raw["statusCode"]
+        self.headers = raw.get("headers") or {}
+        self.json = json.loads(raw["body"]) if raw.get("body") else None
+
+    @property
+    def error_code(self) -> str | None:
+        return (self.json or {}).get("error", {}).get("code")
+
+
+def route_of(path: str) -> tuple[str, dict]:
+    parts = path.strip("/").split("/")
+    if len(parts) == 2 and parts[0] == "items":
+        return "/items/{id}", {"id": parts[1]}
+    return path, {}
+
+
+@pytest.fixture
+def api(handler_module, fresh_table) -> ApiClient:
+    return ApiClient(handler_module)

@@ -1,0 +1,56 @@
+"""API Gateway REST proxy events (payload v1), built the way API Gateway builds them."""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+from urllib.parse import parse_qs, unquote
+
+STAGE = "prod"
+
+
+def proxy_event(
+    method: str,
+    resource: str,
+    path: str,
+    *,
+    path_parameters: dict | None = None,
+    query_string: str = "",
+    headers: dict | None = None,
+    body: bytes | str | None = None,
+) -> dict:
+    """The event API Gateway sends to a Lambda proxy integration for one request."""
+    multi_query = parse_qs(query_string, keep_blank_values=True) if query_string else {}
+    header_map = dict(headers or {})
+    is_base64 = False
+    if isinstance(body, bytes):
+        try:
+            body = body.decode("utf-8")
+        except UnicodeDecodeError:
+            body, is_base64 = base64.b64encode(body).decode("ascii"), True
+    request_id = str(uuid.uuid4())
+    return {
+        "resource": resource,
+        "path": path,
+        "httpMethod": method,
+        "headers": header_map or None,
+        "multiValueHeaders": {k: [v] for k, v in header_map.items()} or None,
+        "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} or None,
+        "multiValueQueryStringParameters": multi_query or None,
+        "pathParameters": {k: unquote(v) for k, v in (path_parameters or {}).items()} or None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": resource,
+            "httpMethod": method,
+            "path": f"/{STAGE}{path}",
+            "stage": STAGE,
+            "requestId": request_id,
+            "extendedRequestId": request_id,
+            "requestTimeEpoch": int(time.time() * 1000),
+            "protocol": "HTTP/1.1",
+            "identity": {"sourceIp": "127.0.0.1", "userAgent": header_map.get("User-Agent")},
+        },
+        "body": body if body not in (None, "") else None,
+        "isBase64Encoded": is_base64,
+    }
