@@ -51,8 +51,9 @@ def create_item(event: dict, _item_id: None) -> tuple[int, dict | None, dict]:
         raise InvalidRequest("version is set by the server; leave it out when creating an item")
     body["id"] = validation.validate_id(body["id"]) if "id" in body else str(uuid.uuid4())
     item = _items.create(body)
-    location = f"{(event.get('requestContext') or {}).get('path') or event.get('path') or '/items'}".rstrip("/")
-    return 201, item, {"Location": f"{location}/{item['id']}"}
+    # requestContext.path includes the stage (/prod/items), so the Location works as the client sees the API.
+    collection = (event.get("requestContext") or {}).get("path") or event.get("path") or "/items"
+    return 201, item, {"Location": f"{collection.rstrip('/')}/{item['id']}"}
 
 
 def get_item(_event: dict, item_id: str) -> tuple[int, dict | None, dict]:

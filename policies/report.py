@@ -5,10 +5,11 @@ markdown for a pull request. `python -m policies.report` synthesizes the app, wr
 `cdk.out/policy-report.md`, prints it, and exits non-zero if any finding is unacknowledged.
 """
 
+import json
 import sys
 from collections import defaultdict
-from pathlib import Path
 
+from app import PROJECT_ROOT, build_app
 from policies.rules import ALL_RULES
 
 PLUGIN_DOCS = {
@@ -59,10 +60,6 @@ def open_findings(report: dict) -> int:
 
 
 def main() -> int:
-    import json
-
-    from app import PROJECT_ROOT, build_app
-
     outdir = PROJECT_ROOT / "cdk.out"
     try:
         build_app(outdir=str(outdir)).synth()
@@ -71,7 +68,7 @@ def main() -> int:
             raise
     report = json.loads((outdir / "validation-report.json").read_text())
     markdown = render(report)
-    target = Path(outdir) / "policy-report.md"
+    target = outdir / "policy-report.md"
     target.write_text(markdown, encoding="utf-8")
     print(markdown)
     print(f"Written to {target}")

@@ -4,7 +4,7 @@ stack passes, and a violation freshly introduced into the real stack fails synth
 import json
 
 import pytest
-from aws_cdk import App, CfnResource, Duration, RemovalPolicy, Stack, Tags
+from aws_cdk import App, CfnResource, Duration, RemovalPolicy, Stack, Tags, Validations
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -27,8 +27,6 @@ def policy_findings(tmp_path, build, *, tagged=True, plugin_name=PLUGIN_NAME, na
     if nag:
         apply_policies(app)
     else:
-        from aws_cdk import Validations
-
         Validations.of(app).add_plugins(ProjectPolicies())
     failed = False
     try:
