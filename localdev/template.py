@@ -53,7 +53,6 @@ class ApiDefinition:
     stage: str
     routes: list[Route]
     functions: dict[str, FunctionSpec]
-    table_id: str
     gateway_responses: dict[str, str] = field(default_factory=dict)
 
     def resolve(self, method: str, path: str) -> tuple[Route, dict] | None:
@@ -96,7 +95,6 @@ def read_api(template: dict, assembly_dir: Path, table_name: str) -> ApiDefiniti
         stage=resources[stage_id]["Properties"]["StageName"],
         routes=sorted(routes, key=lambda r: (r.path, r.method)),
         functions=functions,
-        table_id=table_id,
         gateway_responses=gateway_responses,
     )
 
