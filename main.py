@@ -52,6 +52,17 @@ LOG_RETENTION = {
 # The DynamoDB actions lambda/repository.py calls; tests/test_least_privilege.py proves the two agree.
 TABLE_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Scan"]
 
+# AmazonAPIGatewayPushToCloudWatchLogs' actions: API Gateway validates the account's CloudWatch role against them.
+API_GATEWAY_LOGGING_ACTIONS = [
+    "logs:CreateLogGroup",
+    "logs:CreateLogStream",
+    "logs:DescribeLogGroups",
+    "logs:DescribeLogStreams",
+    "logs:PutLogEvents",
+    "logs:GetLogEvents",
+    "logs:FilterLogEvents",
+]
+
 ITEM_SCHEMA = apigateway.JsonSchema(
     schema=apigateway.JsonSchemaVersion.DRAFT4,
     title="Item",
@@ -68,6 +79,19 @@ ITEM_REPLACEMENT_SCHEMA = apigateway.JsonSchema(
     required=["version"],
     properties=ITEM_SCHEMA.properties,
 )
+
+
+# CDK's custom-resource handlers run during stack deletion, after their log group may be gone; with
+# AWSLambdaBasicExecutionRole they would recreate it without retention (aws-cdk#31487, aws-cdk#32689).
+DENY_LOG_GROUP_CREATION = iam.PolicyStatement(
+    sid="KeepDeletedLogGroupsDeleted", effect=iam.Effect.DENY, actions=["logs:CreateLogGroup"], resources=["*"]
+)
+
+
+def _raw_child(provider: CustomResourceProviderBase, resource_type: str) -> CfnResource:
+    return next(
+        c for c in provider.node.children if isinstance(c, CfnResource) and c.cfn_resource_type == resource_type
+    )
 
 
 def custom_resource_providers(stack: Stack) -> list[CustomResourceProviderBase]:
@@ -121,13 +145,21 @@ class ServerlessBackendStack(Stack):
             return
         log_group = self._build_log_group("CustomResourceProviderLogGroup")
         for provider in providers:
-            handler = next(c for c in provider.node.children if isinstance(c, CfnResource)
-                           and c.cfn_resource_type == "AWS::Lambda::Function")
+            handler = _raw_child(provider, "AWS::Lambda::Function")
             handler.add_property_override("LoggingConfig.LogGroup", log_group.log_group_name)
+            _raw_child(provider, "AWS::IAM::Role").add_property_override(
+                "Policies", [{"PolicyName": "NoLogGroupCreation", "PolicyDocument": {
+                    "Version": "2012-10-17", "Statement": [DENY_LOG_GROUP_CREATION.to_statement_json()]}}]
+            )
 
     def _build_code_deployment(self) -> s3_deployment.BucketDeployment:
-        """Copies the zipped lambda/ into the artifacts bucket; the key is the zip's hash, so new code = new key."""
-        return s3_deployment.BucketDeployment(
+        """Copies the zipped lambda/ into the artifacts bucket; the key is the zip's hash, so new code = new key.
+
+        The copy waits for the bucket's auto-delete custom resource, so a rollback or destroy empties the
+        bucket only after the copy is gone, and a failed first deploy still deletes the versioned bucket
+        (aws-devtools-labs/aws-blocks PR #437).
+        """
+        deployment = s3_deployment.BucketDeployment(
             self,
             "FunctionCodeDeployment",
             sources=[s3_deployment.Source.asset(str(LAMBDA_SOURCE), exclude=LAMBDA_PACKAGE_EXCLUDES)],
@@ -137,6 +169,9 @@ class ServerlessBackendStack(Stack):
             prune=False,
             log_group=self._build_log_group("CodeDeploymentLogGroup"),
         )
+        deployment.node.add_dependency(self.artifacts_bucket.node.find_child("AutoDeleteObjectsCustomResource"))
+        deployment.handler_role.add_to_principal_policy(DENY_LOG_GROUP_CREATION)
+        return deployment
 
     def _build_table(self, removal: RemovalPolicy) -> dynamodb.Table:
         return dynamodb.Table(
@@ -294,31 +329,27 @@ class ServerlessBackendStack(Stack):
         """The account-level CloudWatch role and the execution log group API Gateway would create itself.
 
         A fresh account has no CloudWatch role for API Gateway, and a stage with execution logging fails to
-        deploy without one. The role is this stack's own and is deleted with it; the account setting then
-        points at a deleted role until a stack sets it again (CloudFormation cannot reset it).
+        deploy without one. API Gateway checks the role against the actions of the managed policy
+        AmazonAPIGatewayPushToCloudWatchLogs when the setting is made, and the setting serves every REST
+        API in the account and region, so the grant covers the account's log groups (rain#163,
+        cloudformation-coverage-roadmap#2312). The Account waits for the API and the role (rain#163).
         """
         execution_log_group = self._build_log_group(
             "ApiExecutionLogGroup",
             log_group_name=f"API-Gateway-Execution-Logs_{self.api.rest_api_id}/{API_STAGE}",
         )
-        log_group_arns = [execution_log_group.log_group_arn, self.api_access_log_group.log_group_arn]
         cloudwatch_role = iam.Role(
             self,
             "ApiGatewayCloudWatchRole",
             assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
-            description="Lets API Gateway write this API's execution and access logs",
+            description="API Gateway's account-wide CloudWatch Logs role (execution and access logs)",
             inline_policies={
-                "ApiLogs": iam.PolicyDocument(
+                "PushToCloudWatchLogs": iam.PolicyDocument(
                     statements=[
                         iam.PolicyStatement(
-                            sid="ThisApisLogGroupsOnly",
-                            actions=[
-                                "logs:CreateLogStream",
-                                "logs:DescribeLogGroups",
-                                "logs:DescribeLogStreams",
-                                "logs:PutLogEvents",
-                            ],
-                            resources=log_group_arns,
+                            sid="AmazonAPIGatewayPushToCloudWatchLogsActions",
+                            actions=API_GATEWAY_LOGGING_ACTIONS,
+                            resources=[self.format_arn(service="logs", resource="*")],
                         )
                     ]
                 )
@@ -327,7 +358,9 @@ class ServerlessBackendStack(Stack):
         account = apigateway.CfnAccount(
             self, "ApiGatewayAccount", cloud_watch_role_arn=cloudwatch_role.role_arn
         )
+        account.node.add_dependency(self.api.node.default_child)
         self.api.deployment_stage.node.add_dependency(account, execution_log_group)
+        self.api_gateway_cloudwatch_role = cloudwatch_role
         return execution_log_group
 
     def _build_error_rate_alarm(self) -> cloudwatch.Alarm:

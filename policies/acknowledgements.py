@@ -72,6 +72,15 @@ def _items_service(stack: ServerlessBackendStack) -> list[Acknowledgement]:
             "a wildcard (our SA-IAM1 rule).",
         ),
         Acknowledgement(
+            stack.api_gateway_cloudwatch_role,
+            f"{NAG}-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:*]",
+            "API Gateway's account-wide CloudWatch role: API Gateway validates it against the seven actions of "
+            "AmazonAPIGatewayPushToCloudWatchLogs, and every REST API in this account and region logs through "
+            "it, so it cannot name this API's groups (rain#163, cloudformation-coverage-roadmap#2312). The "
+            "grant stays inside this account's and region's CloudWatch Logs; SA-DEP4 requires it, SA-IAM2 "
+            "allows it on this role only.",
+        ),
+        Acknowledgement(
             stack.function,
             f"{SERVERLESS}-LambdaDLQ",
             "API Gateway invokes the function synchronously: a failure returns to the caller and counts in "
@@ -184,6 +193,15 @@ def _deployer_opt_outs(stack: ServerlessBackendStack) -> list[Acknowledgement]:
                 stack.api,
                 f"{NAG}-APIG4",
                 "The deployer chose -c api_auth=none: the API is deliberately open (README: Calling the API).",
+            )
+        )
+    if stack.config.retain_data:
+        opt_outs.append(
+            Acknowledgement(
+                stack.table,
+                f"{OURS}::SA-DEP1",
+                "The deployer chose -c retain_data=true: the items table holds data that must outlive the stack, "
+                "so it is retained and deletion-protected; everything else is still deleted (README: Configuration).",
             )
         )
     if stack.alarm_topic is not None:

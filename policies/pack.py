@@ -20,7 +20,8 @@ from aws_cdk import (
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 from constructs import IConstruct
 
-from policies.rules import ALL_RULES, Finding, TemplateView
+from policies.catalog import ALL_RULES
+from policies.rules import Finding, TemplateView
 
 PLUGIN_NAME = "ServerlessAutomationPolicies"
 PLUGIN_VERSION = "1.0.0"

@@ -10,7 +10,7 @@ import sys
 from collections import defaultdict
 
 from app import PROJECT_ROOT, build_app
-from policies.rules import ALL_RULES
+from policies.catalog import ALL_RULES
 
 PLUGIN_DOCS = {
     "AwsSolutions": "cdk-nag AwsSolutions pack (rules: https://github.com/cdklabs/cdk-nag/blob/main/RULES.md)",

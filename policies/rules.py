@@ -8,6 +8,7 @@ findings through CDK's validation report, next to cdk-nag's, where they can be a
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -16,6 +17,7 @@ from constructs import IConstruct
 
 from policies.taggability import tag_property
 from policies.tagging import REQUIRED_TAGS
+from policies.template_graph import DependencyGraph
 
 # Actions for which AWS offers no resource-level permissions, so `Resource: "*"` is the only option.
 # Anything added here must be checked against the Service Authorization Reference ("Resource types" empty).
@@ -25,6 +27,25 @@ UNSCOPABLE_ACTIONS = frozenset(
         "xray:PutTelemetryRecords",  # X-Ray: no resource types
     }
 )
+
+
+# The actions of AmazonAPIGatewayPushToCloudWatchLogs (API Gateway developer guide, "Permissions for
+# CloudWatch logging"): API Gateway validates the account's CloudWatch role against them.
+API_GATEWAY_LOGGING_ACTIONS = frozenset(
+    {
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:DescribeLogGroups",
+        "logs:DescribeLogStreams",
+        "logs:PutLogEvents",
+        "logs:GetLogEvents",
+        "logs:FilterLogEvents",
+    }
+)
+ACCOUNT_LOG_GROUPS = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:*"
+# Every resource of one service in an account: as broad as "*" for that service.
+ACCOUNT_WIDE_ARN = re.compile(r"^arn:[^:]+:[^:]+:[^:]*:[^:]*:\*$")
+PSEUDO_PARAMETER = re.compile(r"\$\{[^}]*\}")
 
 
 @dataclass(frozen=True)
@@ -41,10 +62,18 @@ class TemplateView:
 
     def __init__(self, templates: dict[str, dict]):
         self._templates = templates
+        self._graphs: dict[int, DependencyGraph] = {}
+
+    def graph(self, template: dict) -> DependencyGraph:
+        """The template's dependency graph, built once for all rules and resources."""
+        key = id(template)
+        if key not in self._graphs:
+            self._graphs[key] = DependencyGraph(template)
+        return self._graphs[key]
 
     def resource_of(self, node: CfnResource) -> tuple[str, dict, dict]:
         stack = Stack.of(node)
-        logical_id = stack.resolve(stack.get_logical_id(node))
+        logical_id = stack.resolve(node.logical_id)
         template = self._templates[stack.node.path]
         return logical_id, template["Resources"].get(logical_id, {}), template
 
@@ -191,9 +220,13 @@ class NoWildcardActions(PolicyRule):
 
 
 class UnscopedResourcesOnlyWhereUnavoidable(PolicyRule):
-    """`Resource: "*"` is allowed only for actions that AWS offers no resource scoping for.
+    """`Resource: "*"`, or every resource of a service in the account (`arn:…:<service>:<region>:<account>:*`),
+    is allowed only for actions that AWS offers no resource scoping for.
 
-    Why: least privilege. Those actions are listed, with a reason, in UNSCOPABLE_ACTIONS.
+    Why: least privilege. Those actions are listed, with a reason, in UNSCOPABLE_ACTIONS. One role is
+    exempt by construction: the CloudWatch role an AWS::ApiGateway::Account names may hold the seven
+    AmazonAPIGatewayPushToCloudWatchLogs actions on the account's log groups, because API Gateway requires
+    exactly that for every REST API in the account and region (SA-DEP4, rain#163).
     """
 
     rule_id = "SA-IAM2"
@@ -204,11 +237,27 @@ class UnscopedResourcesOnlyWhereUnavoidable(PolicyRule):
         resource_type = template["Resources"][logical_id]["Type"]
         problems = []
         for statement in _allow_statements(resource_type, properties):
-            if "NotResource" in statement or "*" in _as_list(statement.get("Resource", [])):
+            resources = [_arn_text(r) for r in _as_list(statement.get("Resource", []))]
+            unscoped = [r for r in resources if r == "*" or ACCOUNT_WIDE_ARN.match(PSEUDO_PARAMETER.sub("x", r))]
+            if "NotResource" in statement or unscoped:
                 scopable = sorted(set(_as_list(statement.get("Action", []))) - UNSCOPABLE_ACTIONS)
-                if scopable:
-                    problems.append(f"allows {', '.join(map(str, scopable))} on every resource (*)")
+                if scopable and not self._is_api_gateway_logging_grant(logical_id, template, scopable, unscoped):
+                    where = "every resource (*)" if "*" in unscoped or not unscoped else ", ".join(unscoped)
+                    problems.append(f"allows {', '.join(map(str, scopable))} on {where}")
         return problems
+
+    @staticmethod
+    def _is_api_gateway_logging_grant(logical_id, template, actions, resources) -> bool:
+        account_roles = {
+            (r.get("Properties", {}).get("CloudWatchRoleArn") or {}).get("Fn::GetAtt", [None])[0]
+            for r in template["Resources"].values()
+            if r.get("Type") == "AWS::ApiGateway::Account"
+        }
+        return (
+            logical_id in account_roles
+            and set(actions) <= API_GATEWAY_LOGGING_ACTIONS
+            and set(resources) == {ACCOUNT_LOG_GROUPS}
+        )
 
 
 class NoAwsManagedPolicies(PolicyRule):
@@ -306,7 +355,7 @@ class FunctionActiveTracing(PolicyRule):
         return [] if mode == "Active" else ["function does not have active X-Ray tracing"]
 
 
-ALL_RULES: tuple[type[PolicyRule], ...] = (
+SECURITY_RULES: tuple[type[PolicyRule], ...] = (
     RequiredTags,
     BucketSseS3,
     BucketBlocksPublicAccess,

@@ -8,7 +8,12 @@ from app import STACK_ID
 from policies.acknowledgements import acknowledgements
 from policies.report import open_findings, render
 
-VARIANTS = {"default": {}, "api_auth_none": {"api_auth": "none"}, "alarm_email": {"alarm_email": "ops@example.com"}}
+VARIANTS = {
+    "default": {},
+    "api_auth_none": {"api_auth": "none"},
+    "alarm_email": {"alarm_email": "ops@example.com"},
+    "retain_data": {"retain_data": "true"},
+}
 
 
 @pytest.fixture(params=list(VARIANTS), scope="module")

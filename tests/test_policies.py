@@ -14,12 +14,16 @@ from aws_cdk import aws_sqs as sqs
 
 from app import STACK_ID, build_app
 from policies.pack import PLUGIN_NAME, ProjectPolicies, apply_policies
-from policies.rules import ALL_RULES
+from policies.catalog import ALL_RULES
+from policies.rules import SECURITY_RULES
 from policies.tagging import apply_tags
 
 
-def policy_findings(tmp_path, build, *, tagged=True, plugin_name=PLUGIN_NAME, nag=False) -> list[dict]:
-    """Synthesize a minimal stack made by build(stack) under the gate; the open findings of one plugin."""
+def policy_findings(
+    tmp_path, build, *, tagged=True, plugin_name=PLUGIN_NAME, nag=False, rules=SECURITY_RULES
+) -> list[dict]:
+    """Synthesize a minimal stack made by build(stack) under the gate (cdk-nag or the given project rules);
+    the open findings of one plugin."""
     app = App(outdir=str(tmp_path), builtin_cloud_formation_validation=False)
     build(Stack(app, "Minimal"))
     if tagged:
@@ -27,7 +31,7 @@ def policy_findings(tmp_path, build, *, tagged=True, plugin_name=PLUGIN_NAME, na
     if nag:
         apply_policies(app)
     else:
-        Validations.of(app).add_plugins(ProjectPolicies())
+        Validations.of(app).add_plugins(ProjectPolicies(rules))
     failed = False
     try:
         app.synth()
@@ -313,3 +317,4 @@ def test_real_stack_with_a_new_cdk_nag_finding_fails(tmp_path):
 
     violations = synth_real_with(tmp_path, mutate)
     assert violations["AwsSolutions::AwsSolutions-SQS3"] == [f"{STACK_ID}/UnplannedQueue/Resource"]
+

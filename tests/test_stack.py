@@ -10,6 +10,7 @@ from aws_cdk import aws_lambda as lambda_
 
 from main import API_STAGE, CODE_KEY_PREFIX, LAMBDA_PACKAGE_EXCLUDES, LAMBDA_SOURCE, TABLE_ACTIONS
 from policies.taggability import tag_property
+from policies.template_graph import DependencyGraph
 from policies.tagging import REQUIRED_TAGS
 
 API_GATEWAY_TIMEOUT_SECONDS = 29
@@ -398,6 +399,74 @@ def test_api_gateway_account_uses_a_cloudwatch_role_from_this_stack(synth):
     }
     _, stage = synth.only("AWS::ApiGateway::Stage")
     assert account_id in stage["DependsOn"]
+
+
+API_GATEWAY_PUSH_TO_CLOUDWATCH_ACTIONS = sorted(
+    [
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:DescribeLogGroups",
+        "logs:DescribeLogStreams",
+        "logs:PutLogEvents",
+        "logs:GetLogEvents",
+        "logs:FilterLogEvents",
+    ]
+)
+ACCOUNT_LOG_GROUPS = {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":logs:", {"Ref": "AWS::Region"},
+                                        ":", {"Ref": "AWS::AccountId"}, ":*"]]}
+
+
+def test_api_gateway_cloudwatch_role_has_the_managed_policys_actions_on_the_accounts_log_groups(synth):
+    """AWS docs (API Gateway: "Permissions for CloudWatch logging"), rain#163, coverage-roadmap#2312: the
+    account setting is validated against AmazonAPIGatewayPushToCloudWatchLogs' seven actions, and it serves
+    every REST API in the account and region, so it cannot be scoped to this API's groups."""
+    _, account = synth.only("AWS::ApiGateway::Account")
+    role = synth.resources[account["Properties"]["CloudWatchRoleArn"]["Fn::GetAtt"][0]]
+    assert "ManagedPolicyArns" not in role["Properties"]
+    [policy] = role["Properties"]["Policies"]
+    [statement] = policy["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert sorted(statement["Action"]) == API_GATEWAY_PUSH_TO_CLOUDWATCH_ACTIONS
+    assert statement["Resource"] == ACCOUNT_LOG_GROUPS
+
+
+def test_api_gateway_account_is_set_after_the_rest_api_exists(synth):
+    """rain#163: without it, a race between the Account, the role and the API can fail the first deploy."""
+    graph = DependencyGraph(synth.template_json)
+    account_id, _ = synth.only("AWS::ApiGateway::Account")
+    api_id, _ = synth.only("AWS::ApiGateway::RestApi")
+    assert graph.depends_on(account_id, api_id)
+
+
+def test_code_copy_is_created_after_and_deleted_before_the_buckets_auto_delete(synth):
+    """aws-blocks PR #437: a rollback that deletes the copy's bucket before auto-delete exists fails."""
+    graph = DependencyGraph(synth.template_json)
+    deployment_id, _ = synth.only("Custom::CDKBucketDeployment")
+    auto_delete_id, _ = synth.only("Custom::S3AutoDeleteObjects")
+    assert graph.depends_on(deployment_id, auto_delete_id)
+
+
+def test_custom_resource_handler_roles_cannot_recreate_their_log_groups(synth):
+    """aws-cdk#31487, #32689: a handler that runs during delete recreates its deleted group, kept forever."""
+    handler_roles = {
+        synth.resources[custom["Properties"]["ServiceToken"]["Fn::GetAtt"][0]]["Properties"]["Role"]["Fn::GetAtt"][0]
+        for kind in ("Custom::CDKBucketDeployment", "Custom::S3AutoDeleteObjects")
+        for custom in synth.resources_of_type(kind).values()
+    }
+    assert len(handler_roles) == 2
+    for role_id in handler_roles:
+        documents = [p["PolicyDocument"] for p in synth.resources[role_id]["Properties"].get("Policies", [])] + [
+            p["Properties"]["PolicyDocument"]
+            for p in synth.resources_of_type("AWS::IAM::Policy").values()
+            if {"Ref": role_id} in p["Properties"]["Roles"]
+        ]
+        denies = [
+            {k: s[k] for k in ("Action", "Resource")}
+            for d in documents
+            for s in d["Statement"]
+            if s["Effect"] == "Deny"
+        ]
+        assert denies == [{"Action": "logs:CreateLogGroup", "Resource": "*"}], role_id
 
 
 def test_api_execution_log_group_is_owned_by_the_stack(synth):

@@ -1,0 +1,377 @@
+"""Deployability rules: each passes a compliant minimal stack, rejects a non-compliant one, and fails
+synthesis of the real stack when that stack is broken once in the way the rule guards against."""
+
+import pytest
+from aws_cdk import CfnResource, CustomResource, RemovalPolicy
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_deployment as s3_deployment
+from test_policies import policy_findings, role_with, secure_bucket, synth_real_with, traced_function
+
+from main import API_GATEWAY_LOGGING_ACTIONS
+from policies import deployability
+from policies.pack import PLUGIN_NAME
+from policies.rules import UnscopedResourcesOnlyWhereUnavoidable
+
+
+def findings_of(tmp_path, rule, build) -> list[dict]:
+    """Open findings of one rule on a minimal stack (only that rule runs, so others cannot mask it)."""
+    return [f for f in policy_findings(tmp_path, build, rules=(rule,)) if f["rule"] == rule.rule_id]
+
+
+def logged_function(stack, construct_id="Fn", **overrides):
+    group = logs.LogGroup(stack, f"{construct_id}Group", removal_policy=RemovalPolicy.DESTROY)
+    return traced_function(stack, construct_id, **{"log_group": group, **overrides})
+
+
+def logging_api(stack, *, with_account=True, with_group=True, role_actions=API_GATEWAY_LOGGING_ACTIONS):
+    api = apigateway.RestApi(
+        stack,
+        "Api",
+        cloud_watch_role=False,
+        deploy_options=apigateway.StageOptions(logging_level=apigateway.MethodLoggingLevel.ERROR),
+    )
+    api.root.add_method("GET", apigateway.MockIntegration())
+    if with_account:
+        role = iam.Role(
+            stack,
+            "ApiLogsRole",
+            assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
+            inline_policies={
+                "Logs": iam.PolicyDocument(
+                    statements=[
+                        iam.PolicyStatement(actions=role_actions, resources=[stack.format_arn(service="logs", resource="*")])
+                    ]
+                )
+            },
+        )
+        account = apigateway.CfnAccount(stack, "Account", cloud_watch_role_arn=role.role_arn)
+        account.node.add_dependency(api.node.default_child)
+        api.deployment_stage.node.add_dependency(account)
+    if with_group:
+        group = logs.LogGroup(
+            stack,
+            "ExecutionLogs",
+            log_group_name=f"API-Gateway-Execution-Logs_{api.rest_api_id}/prod",
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        api.deployment_stage.node.add_dependency(group)
+    return api
+
+
+# SA-DEP1 nothing retained ---------------------------------------------------------------------------------------
+
+
+def test_nothing_retained_accepts_destroyable_resources(tmp_path):
+    assert not findings_of(tmp_path, deployability.NothingRetained, lambda s: secure_bucket(s))
+
+
+@pytest.mark.parametrize(
+    "build, expected",
+    [
+        (lambda s: secure_bucket(s, removal_policy=RemovalPolicy.RETAIN), "DeletionPolicy is Retain"),
+        (lambda s: secure_bucket(s, removal_policy=RemovalPolicy.SNAPSHOT), "DeletionPolicy is Snapshot"),
+        (
+            lambda s: dynamodb.Table(
+                s,
+                "Table",
+                partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+                deletion_protection=True,
+                removal_policy=RemovalPolicy.DESTROY,
+            ),
+            "DeletionProtectionEnabled is on",
+        ),
+        (lambda s: secure_bucket(s, object_lock_enabled=True), "Object Lock"),
+    ],
+    ids=["retain", "snapshot", "deletion-protection", "object-lock"],
+)
+def test_nothing_retained_rejects_what_outlives_the_stack(tmp_path, build, expected):
+    [finding] = findings_of(tmp_path, deployability.NothingRetained, build)
+    assert expected in finding["message"]
+
+
+# SA-DEP2 function logs to a log group of the stack ----------------------------------------------------------
+
+
+def test_function_log_group_rule_accepts_a_stack_log_group(tmp_path):
+    assert not findings_of(tmp_path, deployability.FunctionLogsToStackLogGroup, lambda s: logged_function(s))
+
+
+def test_function_log_group_rule_rejects_the_implicit_lambda_group(tmp_path):
+    build = lambda s: traced_function(s, log_group=None)  # noqa: E731
+    [finding] = findings_of(tmp_path, deployability.FunctionLogsToStackLogGroup, build)
+    assert finding["path"] == "Minimal/Fn/Resource"
+
+
+# SA-DEP3 stage waits for the account role and its execution log group ------------------------------------
+
+
+def test_stage_logging_rule_accepts_account_and_group_dependencies(tmp_path):
+    assert not findings_of(tmp_path, deployability.StageWaitsForLoggingSetup, lambda s: logging_api(s))
+
+
+def test_stage_logging_rule_rejects_a_stage_without_the_account(tmp_path):
+    [finding] = findings_of(
+        tmp_path, deployability.StageWaitsForLoggingSetup, lambda s: logging_api(s, with_account=False)
+    )
+    assert "AWS::ApiGateway::Account" in finding["message"]
+
+
+def test_stage_logging_rule_rejects_a_stage_without_its_execution_log_group(tmp_path):
+    [finding] = findings_of(tmp_path, deployability.StageWaitsForLoggingSetup, lambda s: logging_api(s, with_group=False))
+    assert "API-Gateway-Execution-Logs_" in finding["message"]
+
+
+# SA-DEP4 the account's CloudWatch role can log ------------------------------------------------------------
+
+
+def test_account_role_rule_accepts_the_seven_actions_on_the_accounts_log_groups(tmp_path):
+    assert not findings_of(tmp_path, deployability.ApiGatewayAccountRoleCanLog, lambda s: logging_api(s))
+
+
+def test_account_role_rule_rejects_a_narrower_role(tmp_path):
+    narrow = ["logs:CreateLogStream", "logs:DescribeLogGroups", "logs:DescribeLogStreams", "logs:PutLogEvents"]
+    [finding] = findings_of(
+        tmp_path, deployability.ApiGatewayAccountRoleCanLog, lambda s: logging_api(s, role_actions=narrow)
+    )
+    assert "logs:CreateLogGroup, logs:FilterLogEvents, logs:GetLogEvents" in finding["message"]
+
+
+def test_account_role_rule_rejects_an_account_that_does_not_wait_for_the_api(tmp_path):
+    def build(stack):
+        role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"))
+        role.add_managed_policy(
+            iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AmazonAPIGatewayPushToCloudWatchLogs")
+        )
+        apigateway.CfnAccount(stack, "Account", cloud_watch_role_arn=role.role_arn)
+
+    [finding] = findings_of(tmp_path, deployability.ApiGatewayAccountRoleCanLog, build)
+    assert "does not depend on a RestApi" in finding["message"]
+
+
+# SA-DEP5 custom resources are deleted before their providers ----------------------------------------------
+
+
+def provider_stack(stack, *, late_policy: bool):
+    function = logged_function(stack, "Provider")
+    if late_policy:
+        # A policy attached after the fact: the function does not depend on it, so nor does the resource.
+        iam.Policy(
+            stack,
+            "LatePolicy",
+            roles=[function.role],
+            statements=[iam.PolicyStatement(actions=["s3:ListBucket"], resources=["arn:aws:s3:::example"])],
+        )
+    CustomResource(stack, "Custom", service_token=function.function_arn)
+
+
+def test_custom_resource_rule_accepts_a_provider_that_outlives_it(tmp_path):
+    build = lambda s: provider_stack(s, late_policy=False)  # noqa: E731
+    assert not findings_of(tmp_path, deployability.CustomResourceDeletedBeforeItsProvider, build)
+
+
+def test_custom_resource_rule_rejects_a_provider_policy_deleted_first(tmp_path):
+    build = lambda s: provider_stack(s, late_policy=True)  # noqa: E731
+    [finding] = findings_of(tmp_path, deployability.CustomResourceDeletedBeforeItsProvider, build)
+    assert "LatePolicy" in finding["message"]
+
+
+# SA-DEP6 bucket writers sit inside the bucket's auto-delete ----------------------------------------------
+
+
+def bucket_writer_stack(stack, *, auto_delete: bool, ordered: bool):
+    bucket = secure_bucket(stack, auto_delete_objects=auto_delete)
+    deployment = s3_deployment.BucketDeployment(
+        stack, "Copy", sources=[s3_deployment.Source.data("code.txt", "x")], destination_bucket=bucket
+    )
+    if ordered:
+        deployment.node.add_dependency(bucket.node.find_child("AutoDeleteObjectsCustomResource"))
+
+
+def test_bucket_writer_rule_accepts_a_copy_that_waits_for_auto_delete(tmp_path):
+    build = lambda s: bucket_writer_stack(s, auto_delete=True, ordered=True)  # noqa: E731
+    assert not findings_of(tmp_path, deployability.BucketWritersInsideAutoDelete, build)
+
+
+@pytest.mark.parametrize(
+    "auto_delete, expected", [(True, "does not depend on its auto-delete"), (False, "has no auto-delete")]
+)
+def test_bucket_writer_rule_rejects_an_unordered_or_undeletable_copy(tmp_path, auto_delete, expected):
+    build = lambda s: bucket_writer_stack(s, auto_delete=auto_delete, ordered=False)  # noqa: E731
+    [finding] = findings_of(tmp_path, deployability.BucketWritersInsideAutoDelete, build)
+    assert expected in finding["message"]
+
+
+# SA-DEP7 no colliding physical names ---------------------------------------------------------------------
+
+
+def test_physical_name_rule_accepts_a_name_built_from_a_generated_id(tmp_path):
+    build = lambda s: logging_api(s, with_account=False)  # noqa: E731
+    assert not findings_of(tmp_path, deployability.NoCollidingPhysicalNames, build)
+
+
+def test_physical_name_rule_rejects_a_fixed_name(tmp_path):
+    build = lambda s: secure_bucket(s, bucket_name="serverless-automation-artifacts")  # noqa: E731
+    [finding] = findings_of(tmp_path, deployability.NoCollidingPhysicalNames, build)
+    assert "BucketName is fixed (serverless-automation-artifacts)" in finding["message"]
+
+
+# SA-DEP8 no reserved concurrency -------------------------------------------------------------------------
+
+
+def test_reserved_concurrency_rule(tmp_path):
+    assert not findings_of(tmp_path / "ok", deployability.NoReservedConcurrency, lambda s: logged_function(s))
+    build = lambda s: logged_function(s, reserved_concurrent_executions=5)  # noqa: E731
+    [finding] = findings_of(tmp_path / "bad", deployability.NoReservedConcurrency, build)
+    assert "(5)" in finding["message"]
+
+
+# SA-DEP9 / SA-DEP10 the application's code -----------------------------------------------------------------
+
+
+def code_from_bucket(stack, *, versioned=True, with_version=True):
+    bucket = secure_bucket(stack, versioned=versioned)
+    version = "3sL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY" if with_version else None
+    return logged_function(stack, code=lambda_.Code.from_bucket(bucket, "lambda/code.zip", version))
+
+
+def test_code_source_rule_accepts_a_bucket_of_the_stack_and_ignores_providers(tmp_path):
+    def build(stack):
+        code_from_bucket(stack)
+        provider = logged_function(stack, "Provider")
+        CustomResource(stack, "Custom", service_token=provider.function_arn)
+
+    assert not findings_of(tmp_path, deployability.ApplicationCodeFromStackBucket, build)
+
+
+def test_code_source_rule_rejects_code_from_elsewhere(tmp_path):
+    [finding] = findings_of(tmp_path, deployability.ApplicationCodeFromStackBucket, lambda s: logged_function(s))
+    assert "bucket of this stack" in finding["message"]
+
+
+def test_code_version_rule_accepts_a_versioned_object(tmp_path):
+    assert not findings_of(tmp_path, deployability.ApplicationCodeVersionPinned, lambda s: code_from_bucket(s))
+
+
+def test_code_version_rule_rejects_an_unversioned_bucket_and_object(tmp_path):
+    build = lambda s: code_from_bucket(s, versioned=False, with_version=False)  # noqa: E731
+    messages = [f["message"] for f in findings_of(tmp_path, deployability.ApplicationCodeVersionPinned, build)]
+    assert len(messages) == 2
+    assert "is not versioned" in messages[0] and "S3ObjectVersion is not set" in messages[1]
+
+
+# SA-SEC1 no secrets in the environment -------------------------------------------------------------------
+
+
+def test_secret_environment_rule_accepts_configuration_and_secret_references(tmp_path):
+    build = lambda s: logged_function(s, environment={"TABLE_NAME": "t", "DB_SECRET_ARN": "arn:aws:secretsmanager:x"})  # noqa: E731
+    assert not findings_of(tmp_path, deployability.NoSecretsInEnvironment, build)
+
+
+@pytest.mark.parametrize("name", ["DB_PASSWORD", "CLIENT_SECRET", "GITHUB_TOKEN", "STRIPE_API_KEY", "PRIVATE_KEY"])
+def test_secret_environment_rule_rejects_secret_like_names(tmp_path, name):
+    build = lambda s: logged_function(s, environment={name: "hunter2"})  # noqa: E731
+    [finding] = findings_of(tmp_path, deployability.NoSecretsInEnvironment, build)
+    assert name in finding["message"]
+
+
+# SA-OBS4 stage tracing, access log and throttling ---------------------------------------------------------
+
+
+def test_stage_rule_accepts_a_traced_logged_throttled_stage(tmp_path):
+    def build(stack):
+        api = apigateway.RestApi(
+            stack,
+            "Api",
+            cloud_watch_role=False,
+            deploy_options=apigateway.StageOptions(
+                tracing_enabled=True,
+                access_log_destination=apigateway.LogGroupLogDestination(logs.LogGroup(stack, "Access")),
+                throttling_rate_limit=10,
+                throttling_burst_limit=20,
+            ),
+        )
+        api.root.add_method("GET", apigateway.MockIntegration())
+
+    assert not findings_of(tmp_path, deployability.StageTracingAccessLogsThrottling, build)
+
+
+def test_stage_rule_rejects_a_bare_stage(tmp_path):
+    def build(stack):
+        api = apigateway.RestApi(stack, "Api", cloud_watch_role=False)
+        api.root.add_method("GET", apigateway.MockIntegration())
+
+    messages = {f["message"].split(": ", 1)[1] for f in findings_of(tmp_path, deployability.StageTracingAccessLogsThrottling, build)}
+    assert messages == {
+        "stage has no X-Ray tracing",
+        "stage has no access log",
+        "stage has no throttling (rate and burst) for all methods",
+    }
+
+
+# SA-IAM2 treats a whole service in the account like "*", except API Gateway's logging role ----------------
+
+
+def test_unscoped_resource_rule_rejects_a_whole_service_in_the_account(tmp_path):
+    def build(stack):
+        statement = iam.PolicyStatement(actions=["logs:PutLogEvents"], resources=[stack.format_arn(service="logs", resource="*")])
+        role_with(stack, statement)
+
+    [finding] = findings_of(tmp_path, UnscopedResourcesOnlyWhereUnavoidable, build)
+    assert "logs:PutLogEvents on arn:${AWS::Partition}:logs:" in finding["message"]
+
+
+def test_unscoped_resource_rule_allows_api_gateway_logging_on_the_account_role_only(tmp_path):
+    assert not findings_of(tmp_path / "ok", UnscopedResourcesOnlyWhereUnavoidable, lambda s: logging_api(s))
+    build = lambda s: logging_api(s, role_actions=[*API_GATEWAY_LOGGING_ACTIONS, "logs:DeleteLogGroup"])  # noqa: E731
+    [finding] = findings_of(tmp_path / "extra", UnscopedResourcesOnlyWhereUnavoidable, build)
+    assert "logs:DeleteLogGroup" in finding["message"]
+
+
+# The real stack, broken once per rule, fails synthesis ------------------------------------------------------
+
+
+def _cfn(construct) -> CfnResource:
+    return construct.node.default_child
+
+
+def _code_deployment_handler(stack) -> CfnResource:
+    return _cfn(stack.code_deployment.handler_role.node.scope)
+
+
+REAL_STACK_BREAKS = {
+    "SA-DEP1": lambda stack: stack.table.apply_removal_policy(RemovalPolicy.RETAIN),
+    "SA-DEP2": lambda stack: _cfn(stack.function).add_property_deletion_override("LoggingConfig.LogGroup"),
+    "SA-DEP3": lambda stack: _cfn(stack.api.deployment_stage).add_override("DependsOn", []),
+    "SA-DEP4": lambda stack: _cfn(stack.api_gateway_cloudwatch_role).add_property_override(
+        "Policies.0.PolicyDocument.Statement.0.Action", ["logs:CreateLogStream", "logs:PutLogEvents"]
+    ),
+    "SA-DEP5": lambda stack: _code_deployment_handler(stack).add_override("DependsOn", []),
+    "SA-DEP6": lambda stack: [  # the copy and its CLI layer (which the copy's handler references)
+        part.add_override("DependsOn", [])
+        for part in stack.code_deployment.node.find_all()
+        if isinstance(part, CfnResource)
+    ],
+    "SA-DEP7": lambda stack: _cfn(stack.artifacts_bucket).add_property_override("BucketName", "items-artifacts"),
+    "SA-DEP8": lambda stack: _cfn(stack.function).add_property_override("ReservedConcurrentExecutions", 5),
+    "SA-DEP9": lambda stack: _cfn(stack.function).add_property_override(
+        "Code.S3Bucket", {"Fn::Sub": "cdk-hnb659fds-assets-${AWS::AccountId}-${AWS::Region}"}
+    ),
+    "SA-DEP10": lambda stack: _cfn(stack.function).add_property_deletion_override("Code.S3ObjectVersion"),
+    "SA-SEC1": lambda stack: stack.function.add_environment("DB_PASSWORD", "hunter2"),
+    "SA-OBS4": lambda stack: _cfn(stack.api.deployment_stage).add_property_override("TracingEnabled", False),
+}
+
+
+def test_every_deployability_rule_has_a_real_stack_break():
+    assert set(REAL_STACK_BREAKS) == {rule.rule_id for rule in deployability.DEPLOYABILITY_RULES}
+
+
+@pytest.mark.parametrize("rule_id", sorted(REAL_STACK_BREAKS))
+def test_real_stack_broken_for_a_rule_fails_synthesis(tmp_path, rule_id):
+    violations = synth_real_with(tmp_path, REAL_STACK_BREAKS[rule_id])
+    assert f"{PLUGIN_NAME}::{rule_id}" in violations
