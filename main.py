@@ -31,6 +31,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as sns_subscriptions
 from constructs import Construct
 
+from api import contract
+
 if TYPE_CHECKING:
     from app import ServiceConfig
 
@@ -63,24 +65,6 @@ API_GATEWAY_LOGGING_ACTIONS = [
     "logs:FilterLogEvents",
 ]
 
-ITEM_SCHEMA = apigateway.JsonSchema(
-    schema=apigateway.JsonSchemaVersion.DRAFT4,
-    title="Item",
-    type=apigateway.JsonSchemaType.OBJECT,
-    properties={
-        "id": apigateway.JsonSchema(type=apigateway.JsonSchemaType.STRING, min_length=1, max_length=128),
-        "version": apigateway.JsonSchema(type=apigateway.JsonSchemaType.INTEGER, minimum=1),
-    },
-)
-ITEM_REPLACEMENT_SCHEMA = apigateway.JsonSchema(
-    schema=apigateway.JsonSchemaVersion.DRAFT4,
-    title="ItemReplacement",
-    type=apigateway.JsonSchemaType.OBJECT,
-    required=["version"],
-    properties=ITEM_SCHEMA.properties,
-)
-
-
 # CDK's custom-resource handlers run during stack deletion, after their log group may be gone; with
 # AWSLambdaBasicExecutionRole they would recreate it without retention (aws-cdk#31487, aws-cdk#32689).
 DENY_LOG_GROUP_CREATION = iam.PolicyStatement(
@@ -91,6 +75,24 @@ DENY_LOG_GROUP_CREATION = iam.PolicyStatement(
 def _raw_child(provider: CustomResourceProviderBase, resource_type: str) -> CfnResource:
     return next(
         c for c in provider.node.children if isinstance(c, CfnResource) and c.cfn_resource_type == resource_type
+    )
+
+
+def _json_schema(schema: dict, *, root: bool = True) -> apigateway.JsonSchema:
+    """A draft-4 schema from the API's OpenAPI document as CDK's JsonSchema (api/contract.py projects it)."""
+    return apigateway.JsonSchema(
+        schema=apigateway.JsonSchemaVersion.DRAFT4 if root else None,
+        type=apigateway.JsonSchemaType[schema["type"].upper()] if "type" in schema else None,
+        required=schema.get("required"),
+        not_=_json_schema(schema["not"], root=False) if "not" in schema else None,
+        properties={name: _json_schema(field, root=False) for name, field in schema["properties"].items()}
+        if "properties" in schema
+        else None,
+        min_length=schema.get("minLength"),
+        max_length=schema.get("maxLength"),
+        pattern=schema.get("pattern"),
+        minimum=schema.get("minimum"),
+        maximum=schema.get("maximum"),
     )
 
 
@@ -290,9 +292,13 @@ class ServerlessBackendStack(Stack):
         validator = api.add_request_validator(
             "BodyValidator", validate_request_body=True, validate_request_parameters=True
         )
-        create_model = api.add_model("ItemModel", content_type="application/json", schema=ITEM_SCHEMA)
+        create_model = api.add_model(
+            "ItemModel", content_type="application/json", schema=_json_schema(contract.request_model("/items", "POST"))
+        )
         replace_model = api.add_model(
-            "ItemReplacementModel", content_type="application/json", schema=ITEM_REPLACEMENT_SCHEMA
+            "ItemReplacementModel",
+            content_type="application/json",
+            schema=_json_schema(contract.request_model("/items/{id}", "PUT")),
         )
         integration = apigateway.LambdaIntegration(self.function, proxy=True, allow_test_invoke=False)
 

@@ -4,15 +4,10 @@ The DynamoDB actions used here (GetItem, PutItem, DeleteItem, Scan) are exactly 
 the function's role; tests/test_least_privilege.py keeps the two in step.
 """
 
-from decimal import Decimal
-
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from attributes import from_item, to_attribute, to_item
 from errors import InvalidItem, ItemAlreadyExists, ItemNotFound, ItemTooLarge, VersionConflict
-
-_serialize = TypeSerializer().serialize
-_deserialize = TypeDeserializer().deserialize
 
 
 class ItemRepository:
@@ -24,7 +19,7 @@ class ItemRepository:
         response = self._client.get_item(TableName=self._table, Key=_key(item_id), ConsistentRead=True)
         if "Item" not in response:
             raise ItemNotFound(f"item {item_id} does not exist")
-        return _from_dynamodb(response["Item"])
+        return from_item(response["Item"])
 
     def create(self, item: dict) -> dict:
         stored = {**item, "version": 1}
@@ -34,22 +29,22 @@ class ItemRepository:
             if _code(error) == "ConditionalCheckFailedException":
                 raise ItemAlreadyExists(f"item {item['id']} already exists") from None
             raise
-        return _plain(stored)
+        return from_item(to_item(stored))  # exactly what a later GET returns
 
     def replace(self, item: dict, expected_version: int) -> dict:
         stored = {**item, "version": expected_version + 1}
         try:
-            self._put(stored, "version = :expected", {":expected": _serialize(expected_version)})
+            self._put(stored, "version = :expected", {":expected": to_attribute(expected_version)})
         except ClientError as error:
             if _code(error) != "ConditionalCheckFailedException":
                 raise
             if "Item" not in error.response:
                 raise ItemNotFound(f"item {item['id']} does not exist") from None
-            current = _from_dynamodb(error.response["Item"])["version"]
+            current = from_item(error.response["Item"])["version"]
             raise VersionConflict(
                 f"item {item['id']} is at version {current}, not {expected_version}; read it and retry"
             ) from None
-        return _plain(stored)
+        return from_item(to_item(stored))
 
     def delete(self, item_id: str) -> None:
         try:
@@ -68,12 +63,12 @@ class ItemRepository:
             request["ExclusiveStartKey"] = _key(after_id)
         response = self._client.scan(**request)
         last_key = response.get("LastEvaluatedKey")
-        return [_from_dynamodb(item) for item in response["Items"]], last_key and last_key["id"]["S"]
+        return [from_item(item) for item in response["Items"]], last_key and last_key["id"]["S"]
 
     def _put(self, item: dict, condition: str, values: dict) -> None:
         request = {
             "TableName": self._table,
-            "Item": {name: _serialize(value) for name, value in item.items()},
+            "Item": to_item(item),
             "ConditionExpression": condition,
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
@@ -96,18 +91,3 @@ def _key(item_id: str) -> dict:
 
 def _code(error: ClientError) -> str:
     return error.response.get("Error", {}).get("Code", "")
-
-
-def _from_dynamodb(item: dict) -> dict:
-    return {name: _plain(_deserialize(value)) for name, value in item.items()}
-
-
-def _plain(value):
-    """Decimals from DynamoDB as the int or float the client sent (validation guarantees exactness)."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {name: _plain(child) for name, child in value.items()}
-    if isinstance(value, list):
-        return [_plain(child) for child in value]
-    return value

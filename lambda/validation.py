@@ -20,7 +20,9 @@ MAX_NUMBER_DIGITS = 38
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 ID_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
-MAX_VERSION = 2**63 - 1
+# The largest integer JSON clients in JavaScript read exactly (Number.MAX_SAFE_INTEGER), and what
+# API Gateway's model (JSON numbers in JavaScript) can state exactly.
+MAX_VERSION = 2**53 - 1
 
 
 def validate_id(item_id: str) -> str:

@@ -13,10 +13,12 @@ from pathlib import Path
 
 from localdev.api import LocalApi
 from localdev.dynamodb import LocalDynamoDB
+from localdev.sigv4 import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY, LocalCredentials
 from localdev.template import read_api
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ASSEMBLY = PROJECT_ROOT / "cdk.out"
+CONTRACT = PROJECT_ROOT / "api" / "openapi.json"
 LOCAL_TABLE = "items-local"
 
 
@@ -24,7 +26,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m localdev", description=__doc__)
     parser.add_argument("--port", type=int, default=3000, help="port on 127.0.0.1 (0 picks a free one)")
     parser.add_argument("-c", "--context", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--access-key-id", default=LOCAL_ACCESS_KEY_ID, help="the local credentials' key id")
+    parser.add_argument("--secret-access-key", default=LOCAL_SECRET_ACCESS_KEY, help="the local credentials' secret")
+    parser.add_argument("--region", default="us-east-1", help="the region signatures must be scoped to")
+    parser.add_argument(
+        "--no-auth", action="store_true", help="accept unsigned requests on every method (quick experiments only)"
+    )
     args = parser.parse_args()
+    credentials = None if args.no_auth else LocalCredentials(args.access_key_id, args.secret_access_key, args.region)
 
     print("Synthesizing the stack (cdk-nag and the policies run too)...", flush=True)
     # In a child process, so that jsii's Node.js process is gone before the server starts.
@@ -38,10 +47,17 @@ def main() -> int:
     with LocalDynamoDB() as dynamodb:
         dynamodb.create_table_from_template(template, LOCAL_TABLE)
         api = read_api(template, ASSEMBLY, LOCAL_TABLE)
-        local = LocalApi(api, dynamodb.endpoint_url, port=args.port, log=lambda line: print(line, flush=True))
+        local = LocalApi(
+            api,
+            dynamodb.endpoint_url,
+            port=args.port,
+            log=lambda line: print(line, flush=True),
+            contract=json.loads(CONTRACT.read_text()),
+            credentials=credentials,
+        )
         local.start()
         try:
-            _print_banner(local, api)
+            _print_banner(local, api, credentials)
             stopped.wait()
         finally:
             print("Stopping.", flush=True)
@@ -56,22 +72,41 @@ def _stack_template(assembly: Path) -> dict:
     return json.loads((assembly / stack["properties"]["templateFile"]).read_text())
 
 
-def _print_banner(local: LocalApi, api) -> None:
+def _print_banner(local: LocalApi, api, credentials: LocalCredentials | None) -> None:
     url = local.url
     routes = "\n".join(f"  {r.method:6} {url.rstrip('/')}{r.path}" for r in api.routes)
+    signed_methods = any(route.authorization == "AWS_IAM" for route in api.routes)
+    if credentials is None:
+        auth = "--no-auth: IAM (SigV4) authorization is NOT checked; the deployed API requires signed requests."
+        sign = ""
+    elif signed_methods:
+        auth = (
+            "IAM (SigV4) authorization is checked, as the deployed API does, with these local credentials:\n"
+            f"  access key id {credentials.access_key_id}\n"
+            f"  secret key    {credentials.secret_access_key}\n"
+            f"  region        {credentials.region}, service execute-api"
+        )
+        sign = (
+            f"--aws-sigv4 'aws:amz:{credentials.region}:execute-api' "
+            f"--user '{credentials.access_key_id}:{credentials.secret_access_key}' "
+        )
+    else:
+        auth, sign = "The stack was synthesized with api_auth=none: no method needs a signature.", ""
     print(
         f"""
 Routes (from the synthesized template):
 {routes}
 
-Not checked locally: IAM (SigV4) authorization. The deployed API requires signed requests;
-here unsigned requests are accepted. Data is kept in memory for this run only.
+{auth}
+Data is kept in memory for this run only.
 
 Try:
-  curl -s -X POST {url}items -H 'content-type: application/json' -d '{{"id": "first", "name": "demo"}}'
-  curl -s {url}items/first
-  curl -s -X PUT {url}items/first -H 'content-type: application/json' -d '{{"name": "renamed", "version": 1}}'
-  curl -s '{url}items?limit=10'
+  curl -s {sign}-X POST {url}items -H 'content-type: application/json' -d '{{"id": "first", "name": "demo"}}'
+  curl -s {sign}{url}items/first
+  curl -s {sign}-X PUT {url}items/first -H 'content-type: application/json' -d '{{"name": "renamed", "version": 1}}'
+  curl -s {sign}'{url}items?limit=10'
+
+The API's contract (OpenAPI 3.0): {url.split('/' + api.stage)[0]}/openapi.json
 
 Listening on {url} (Ctrl-C to stop)""",
         flush=True,

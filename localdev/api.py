@@ -3,8 +3,12 @@
 The function runs in its own worker processes (as in Lambda: its own environment, module-level code run
 once per worker), loaded from the code asset in the cloud assembly. What API Gateway would refuse
 before the function (unknown route or method, body failing the request model) is refused here the same
-way, from the template's definitions, with the template's gateway-response bodies.
-IAM authorization is not checked: unsigned requests are accepted.
+way, from the template's definitions, with the template's gateway-response bodies: any method or path the
+template does not define, whatever the verb, gets API Gateway's 403 MISSING_AUTHENTICATION_TOKEN, and even
+a request the HTTP server cannot parse gets a JSON error, never an HTML page. The API's OpenAPI document is
+served at /openapi.json with this server in `servers`.
+Methods with AWS_IAM authorization require a SigV4 signature made with the local credentials (see
+localdev/sigv4.py), unless the runner was started with --no-auth.
 """
 
 from __future__ import annotations
@@ -24,7 +28,10 @@ from urllib.parse import urlsplit
 from jsonschema import Draft4Validator
 
 from localdev.events import proxy_event
+from localdev.sigv4 import LocalCredentials, Refused, verify
 from localdev.template import ApiDefinition, FunctionSpec
+
+CONTRACT_PATH = "/openapi.json"
 
 WORKERS_PER_FUNCTION = 4
 
@@ -32,6 +39,7 @@ WORKERS_PER_FUNCTION = 4
 GATEWAY_ERRORS = {
     "MISSING_AUTHENTICATION_TOKEN": (403, "Missing Authentication Token"),
     "BAD_REQUEST_BODY": (400, "Invalid request body"),
+    "INVALID_SIGNATURE": (403, "The request signature we calculated does not match the signature you provided."),
     "DEFAULT_5XX": (502, "Internal server error"),
 }
 
@@ -56,9 +64,21 @@ def _invoke(event: dict) -> tuple[str, object]:
 
 
 class LocalApi:
-    def __init__(self, api: ApiDefinition, dynamodb_endpoint: str, *, port: int = 3000, log=print):
+    def __init__(
+        self,
+        api: ApiDefinition,
+        dynamodb_endpoint: str,
+        *,
+        port: int = 3000,
+        log=print,
+        contract: dict | None = None,
+        credentials: LocalCredentials | None = LocalCredentials(),
+    ):
+        """credentials=None accepts unsigned requests on every method (the runner's --no-auth)."""
         self.api = api
         self._log = log
+        self._contract = contract
+        self.credentials = credentials
         runtime_environment = {
             "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
             "AWS_ACCESS_KEY_ID": "local",
@@ -98,12 +118,21 @@ class LocalApi:
 
     def handle(self, method: str, raw_path: str, headers: dict, body: bytes) -> tuple[int, dict, bytes]:
         url = urlsplit(raw_path)
+        if url.path == CONTRACT_PATH and method == "GET" and self._contract is not None:
+            served = {**self._contract, "servers": [{"url": self.url.rstrip("/"), "description": "this local API"}]}
+            return 200, {"Content-Type": "application/json"}, json.dumps(served, indent=2).encode()
         prefix = f"/{self.api.stage}"
         path = url.path[len(prefix):] if url.path == prefix or url.path.startswith(prefix + "/") else None
         resolved = self.api.resolve(method, path or "/") if path is not None else None
         if resolved is None:
             return self._gateway_error("MISSING_AUTHENTICATION_TOKEN")
         route, parameters = resolved
+        if route.authorization == "AWS_IAM" and self.credentials is not None:
+            host = next((v for k, v in headers.items() if k.lower() == "host"), "127.0.0.1")
+            try:
+                verify(self.credentials, method, f"http://{host}{raw_path}", headers, body)
+            except Refused as refusal:
+                return self._gateway_error(refusal.response_type, refusal.message)
         if route.body_schema is not None and not _body_matches(route.body_schema, headers, body):
             return self._gateway_error("BAD_REQUEST_BODY")
         event = proxy_event(
@@ -115,8 +144,9 @@ class LocalApi:
             return self._gateway_error("DEFAULT_5XX")
         return _http_response(result)
 
-    def _gateway_error(self, response_type: str) -> tuple[int, dict, bytes]:
-        status, message = GATEWAY_ERRORS[response_type]
+    def _gateway_error(self, response_type: str, message: str | None = None) -> tuple[int, dict, bytes]:
+        status, default_message = GATEWAY_ERRORS[response_type]
+        message = message or default_message
         family = "DEFAULT_5XX" if status >= 500 else "DEFAULT_4XX"
         template = self.api.gateway_responses.get(response_type) or self.api.gateway_responses.get(family)
         if template:
@@ -146,7 +176,26 @@ class LocalApi:
                 elapsed = (time.perf_counter() - started) * 1000
                 local_api._log(f"{self.command} {self.path} {status} {elapsed:.0f} ms")
 
-            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
+            def __getattr__(self, name):
+                # http.server looks up do_<VERB>; every verb, known or not, goes to the API like API Gateway's.
+                if name.startswith("do_"):
+                    return self._serve
+                raise AttributeError(name)
+
+            def send_error(self, code, message=None, explain=None):
+                """A request http.server cannot parse: a JSON error in the API's shape, not an HTML page."""
+                payload = json.dumps(
+                    {"error": {"code": "BAD_REQUEST", "message": message or "malformed HTTP request"}}
+                ).encode()
+                # An unparsable request line leaves http.server at HTTP/0.9, which would drop the headers.
+                self.request_version = "HTTP/1.1"
+                self.send_response(code, message)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+                    self.wfile.write(payload)
 
             def log_message(self, *args):
                 pass

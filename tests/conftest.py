@@ -24,6 +24,14 @@ for name, value in {
     os.environ[name] = value
 
 from aws_cdk.assertions import Template  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+# The gate is deterministic: the same examples on every run (derandomized, no example database). The open-ended
+# random search is `tox -e fuzz` (HYPOTHESIS_PROFILE=fuzz): fresh random examples, many more of them.
+_COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+settings.register_profile("gate", max_examples=300, derandomize=True, database=None, **_COMMON)
+settings.register_profile("fuzz", max_examples=20_000, derandomize=False, **_COMMON)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "gate"))
 
 from app import STACK_ID, build_app  # noqa: E402
 

@@ -1,6 +1,7 @@
 """The items API, through the Lambda handler, against the local DynamoDB-protocol server over HTTP."""
 
 import json
+from decimal import Decimal
 import logging
 import uuid
 
@@ -95,6 +96,30 @@ def test_numbers_round_trip_exactly(api):
     assert {k: fetched.json[k] for k in numbers} == numbers
     assert '"price": 12.5' in fetched.raw["body"] and '"big": 12345678901234567890123456789012345678' in fetched.raw["body"]
     assert isinstance(fetched.json["big"], int) and isinstance(fetched.json["price"], float)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"n": 100000000000000000000000000000000000000}',
+        '{"n": -100000000000000000000000000000000000000}',
+        '{"n": {"deep": [1, 100000000000000000000000000000000000000000000000000]}}',
+        '{"n": 1.5e100}',
+        '{"n": 123456789012345678901234567890123456780000}',
+    ],
+    ids=["39-digit", "negative", "nested", "exponent", "38-significant-then-zeros"],
+)
+def test_a_number_dynamodb_stores_exactly_is_stored_even_past_38_written_digits(api, body):
+    """Issue 10: 1 followed by 38 zeros is one significant digit; DynamoDB stores it, so the API must too."""
+    created = api.request("POST", "/items", body=body)
+    assert created.status == 201, created.json
+    fetched = api.request("GET", f"/items/{created.json['id']}")
+    assert fetched.json["n"] == json.loads(body, parse_float=Decimal)["n"]
+
+
+def test_a_number_past_38_significant_digits_is_a_400_not_a_5xx(api):
+    response = api.request("POST", "/items", body='{"n": [1000000000000000000000000000000000000001]}')
+    assert_error(response, 400, "InvalidItem")
 
 
 def test_nested_documents_and_unicode_round_trip(api):

@@ -1,30 +1,42 @@
 """The local API end to end: served from the synthesized template on a free port, driven over real HTTP."""
 
+import datetime
 import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
 
+import botocore.auth
 import pytest
 from aws_cdk import aws_apigateway as apigateway
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
+from api import contract
 from app import STACK_ID, build_app
 from conftest import PROJECT_ROOT
 from localdev.api import LocalApi
+from localdev.sigv4 import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY, LocalCredentials, sign
 from localdev.template import read_api
 from test_stack import _routes
 
 
-def http(method: str, url: str, body=None, headers=None) -> tuple[int, dict, object]:
+def http(method: str, url: str, body=None, headers=None, *, signed=True) -> tuple[int, dict, object]:
+    """One request over HTTP, SigV4-signed with the local credentials unless signed=False."""
     data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
-    if data is not None and "Content-Type" not in request.headers:
-        request.add_header("Content-Type", "application/json")
+    headers = dict(headers or {})
+    if data is not None and "Content-Type" not in headers:
+        headers["Content-Type"] = "application/json"
+    if signed:
+        headers = sign(LocalCredentials(), method, url, headers, data or b"")
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             status, response_headers, raw = response.status, dict(response.headers), response.read()
@@ -37,7 +49,9 @@ def http(method: str, url: str, body=None, headers=None) -> tuple[int, dict, obj
 def local_api(synth, local_dynamodb):
     table = local_dynamodb.create_table_from_template(synth.template_json, "items-local-e2e")
     api = read_api(synth.template_json, Path(synth.assembly.directory), table)
-    server = LocalApi(api, local_dynamodb.endpoint_url, port=0, log=lambda line: None).start()
+    server = LocalApi(
+        api, local_dynamodb.endpoint_url, port=0, log=lambda line: None, contract=contract.load()
+    ).start()
     yield server
     server.stop()
 
@@ -78,6 +92,31 @@ def test_unknown_path_and_undefined_method_are_refused_as_api_gateway_does(local
     assert http("GET", local_api.url.replace("/prod/", "/dev/") + "items")[0] == 403
 
 
+def test_any_verb_the_api_does_not_define_gets_api_gateways_json_403(local_api):
+    for method in ("TRACE", "CONNECT", "PROPFIND", "BREW"):
+        status, headers, body = http(method, f"{local_api.url}items/x")
+        assert status == 403 and headers["Content-Type"] == "application/json", method
+        assert body["error"]["code"] == "MISSING_AUTHENTICATION_TOKEN"
+
+
+def test_a_request_http_cannot_parse_gets_a_json_error_not_an_html_page(local_api):
+    host, port = local_api.url.split("/")[2].split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(b"GET /prod/items HTTP/9.9 extra\r\n\r\n")
+        raw = connection.makefile("rb").read()
+    head, _, payload = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.") and b" 400 " in head.split(b"\r\n")[0]
+    assert b"Content-Type: application/json" in head
+    assert json.loads(payload)["error"]["code"] == "BAD_REQUEST"
+
+
+def test_the_contract_is_served_with_this_server_in_servers(local_api):
+    status, _, document = http("GET", local_api.url.replace("/prod/", "/openapi.json"), signed=False)
+    assert status == 200 and document["openapi"].startswith("3.0")
+    assert document["servers"] == [{"url": local_api.url.rstrip("/"), "description": "this local API"}]
+    assert set(document["paths"]) == {"/items", "/items/{id}"}
+
+
 def test_body_failing_the_request_model_is_refused_before_the_function(local_api):
     status, _, body = http("PUT", f"{local_api.url}items/x", {"name": "no version"})
     assert status == 400 and body["error"]["code"] == "BAD_REQUEST_BODY"
@@ -86,8 +125,8 @@ def test_body_failing_the_request_model_is_refused_before_the_function(local_api
 
 
 def test_client_mistakes_that_pass_the_model_reach_the_function(local_api):
-    status, _, body = http("POST", f"{local_api.url}items", {"id": "has space"})
-    assert status == 400 and body["error"]["code"] == "InvalidRequest"
+    status, _, body = http("POST", f"{local_api.url}items", {"n": 10**39 + 1})
+    assert status == 400 and body["error"]["code"] == "InvalidItem"
     status, _, body = http("GET", f"{local_api.url}items?limit=500")
     assert status == 400 and body["error"]["code"] == "InvalidRequest"
 
@@ -154,7 +193,9 @@ def test_command_prints_the_url_serves_and_stops_cleanly_on_ctrl_c():
         else:
             pytest.fail("the command ended before listening:\n" + "".join(output))
         banner = "".join(output)
-        assert "IAM (SigV4) authorization" in banner and f"curl -s {url}items/first" in banner
+        assert "IAM (SigV4) authorization is checked" in banner and LOCAL_ACCESS_KEY_ID in banner
+        sign_option = f"--aws-sigv4 'aws:amz:us-east-1:execute-api' --user '{LOCAL_ACCESS_KEY_ID}:{LOCAL_SECRET_ACCESS_KEY}'"
+        assert f"curl -s {sign_option} {url}items/first" in banner
         assert http("POST", f"{url}items", {"id": "cli"})[0] == 201
         assert http("GET", f"{url}items/cli")[2]["id"] == "cli"
         process.send_signal(signal.SIGINT)
@@ -165,3 +206,143 @@ def test_command_prints_the_url_serves_and_stops_cleanly_on_ctrl_c():
     assert process.returncode == 0, rest
     assert re.search(r"POST /prod/items 201 \d+ ms", rest) and "Stopping." in rest
     assert "Traceback" not in rest
+
+
+# SigV4, checked locally as API Gateway checks AWS_IAM methods --------------------------------------------------
+
+
+def _refusal(status_and_body) -> tuple[int, str, str]:
+    status, _, body = status_and_body
+    return status, body["error"]["code"], body["error"]["message"]
+
+
+def test_a_request_signed_with_the_local_credentials_reaches_the_function(local_api):
+    status, _, body = http("GET", f"{local_api.url}items/nobody-here")
+    assert status == 404 and body["error"]["code"] == "ItemNotFound"
+
+
+def test_an_unsigned_request_gets_missing_authentication_token(local_api):
+    assert _refusal(http("GET", f"{local_api.url}items", signed=False)) == (
+        403,
+        "MISSING_AUTHENTICATION_TOKEN",
+        "Missing Authentication Token",
+    )
+
+
+def _signed_then_sent(local_api, method, path, body, *, tamper=lambda url, data, headers: (url, data, headers)):
+    url = f"{local_api.url}{path}"
+    data = json.dumps(body).encode()
+    headers = sign(LocalCredentials(), method, url, {"Content-Type": "application/json"}, data)
+    url, data, headers = tamper(url, data, headers)
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), json.loads(error.read())
+
+
+@pytest.mark.parametrize(
+    "method, path, tamper",
+    [
+        ("POST", "items", lambda url, data, headers: (url, data.replace(b"first", b"forged"), headers)),
+        ("PUT", "items/first", lambda url, data, headers: (url.replace("/first", "/second"), data, headers)),
+    ],
+    ids=["tampered-body", "tampered-path"],
+)
+def test_a_tampered_request_gets_invalid_signature(local_api, method, path, tamper):
+    result = _signed_then_sent(local_api, method, path, {"name": "first", "version": 1}, tamper=tamper)
+    assert _refusal(result) == (
+        403,
+        "INVALID_SIGNATURE",
+        "The request signature we calculated does not match the signature you provided.",
+    )
+
+
+@pytest.mark.parametrize(
+    "credentials, message",
+    [
+        (LocalCredentials(secret_access_key="not-the-local-secret"), "signature we calculated does not match"),
+        (LocalCredentials(access_key_id="AKIAOTHERKEY00000000"), "security token included in the request is invalid"),
+        (LocalCredentials(region="eu-west-1"), "scoped to service 'execute-api' in region 'us-east-1'"),
+    ],
+    ids=["wrong-secret", "unknown-key", "other-region"],
+)
+def test_a_request_signed_with_other_credentials_is_refused(local_api, credentials, message):
+    url = f"{local_api.url}items"
+    request = urllib.request.Request(url, headers=sign(credentials, "GET", url, {}, b""))
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    body = json.loads(refused.value.read())
+    assert refused.value.code == 403 and body["error"]["code"] == "INVALID_SIGNATURE"
+    assert message in body["error"]["message"]
+
+
+def test_a_request_signed_for_another_service_is_refused(local_api):
+    url = f"{local_api.url}items"
+    request = AWSRequest(method="GET", url=url, headers={})
+    SigV4Auth(Credentials(LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY), "s3", "us-east-1").add_auth(request)
+    refused = http_raw(url, dict(request.headers.items()))
+    assert refused[0] == 403 and refused[1]["error"]["code"] == "INVALID_SIGNATURE"
+
+
+def test_a_signature_more_than_five_minutes_old_is_refused(local_api, monkeypatch):
+    stale = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=6)
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: stale)
+    status, code, message = _refusal(http("GET", f"{local_api.url}items"))
+    assert (status, code) == (403, "INVALID_SIGNATURE") and "Signature expired" in message
+
+
+def http_raw(url, headers) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_no_auth_accepts_unsigned_requests(synth, local_dynamodb):
+    table = local_dynamodb.create_table_from_template(synth.template_json, "items-no-auth")
+    api = read_api(synth.template_json, Path(synth.assembly.directory), table)
+    server = LocalApi(api, local_dynamodb.endpoint_url, port=0, log=lambda line: None, credentials=None).start()
+    try:
+        assert http("POST", f"{server.url}items", {"id": "open"}, signed=False)[0] == 201
+    finally:
+        server.stop()
+
+
+def test_api_auth_none_needs_no_signature_as_the_deployed_api_would(synth_with, local_dynamodb):
+    opened = synth_with(api_auth="none")
+    table = local_dynamodb.create_table_from_template(opened.template_json, "items-api-auth-none")
+    api = read_api(opened.template_json, Path(opened.assembly.directory), table)
+    assert {route.authorization for route in api.routes} == {"NONE"}
+    server = LocalApi(api, local_dynamodb.endpoint_url, port=0, log=lambda line: None).start()
+    try:
+        assert http("POST", f"{server.url}items", {"id": "open"}, signed=False)[0] == 201
+    finally:
+        server.stop()
+
+
+def test_the_readmes_python_example_signs_and_creates_an_item(local_api, capsys):
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    section = readme[readme.index("## Run it locally"):readme.index("## Deploy and destroy")]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    exec(code.replace("http://127.0.0.1:3000/prod/", local_api.url), {})
+    assert capsys.readouterr().out.startswith("201 {")
+
+
+def test_the_readmes_curl_examples_work_as_written(local_api):
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    section = readme[readme.index("## Run it locally"):readme.index("## Deploy and destroy")]
+    script = re.search(r"```sh\n(SIGN=.*?)```", section, re.S).group(1)
+    result = subprocess.run(
+        ["bash", "-c", script.replace("http://127.0.0.1:3000/prod/", local_api.url)],
+        capture_output=True, text=True, timeout=60, check=True,
+    )
+    decoder, text, documents = json.JSONDecoder(), result.stdout.strip(), []
+    while text:
+        document, end = decoder.raw_decode(text)
+        documents.append(document)
+        text = text[end:].strip()
+    created, fetched = documents
+    assert created["id"] == "first" and fetched == created

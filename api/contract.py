@@ -1,0 +1,64 @@
+"""The items API's OpenAPI 3.0 document (api/openapi.json), and what the stack derives from it.
+
+The document is the source: the stack builds API Gateway's request models from its request-body schemas,
+the local API serves it, schemathesis fuzzes against it, and tests prove that its paths and methods are
+the template's and the handler's routes and that its error codes are the handler's. API Gateway models are
+JSON Schema draft 4 and validate only what a model can say about the body's own fields (types, lengths,
+patterns, ranges, required and forbidden fields); the rest of the document (attribute values, responses)
+is the function's to enforce.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+DOCUMENT = Path(__file__).parent / "openapi.json"
+# Keywords an API Gateway (draft 4) model takes from a field's schema; OpenAPI-only ones are dropped.
+MODEL_FIELD_KEYWORDS = ("type", "minLength", "maxLength", "pattern", "minimum", "maximum")
+
+
+@cache
+def load() -> dict:
+    return json.loads(DOCUMENT.read_text())
+
+
+def resolve(schema: dict, document: dict | None = None) -> dict:
+    """A schema with its $ref (and single-element allOf wrapping a $ref) followed, merged with local keywords."""
+    document = document or load()
+    if "$ref" in schema:
+        target = document
+        for part in schema["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        return resolve({**target, **{k: v for k, v in schema.items() if k != "$ref"}}, document)
+    if len(schema.get("allOf", [])) == 1:
+        inner = resolve(schema["allOf"][0], document)
+        return {**inner, **{k: v for k, v in schema.items() if k != "allOf"}}
+    return schema
+
+
+def request_body_schema(path: str, method: str) -> dict:
+    operation = load()["paths"][path][method.lower()]
+    return resolve(operation["requestBody"]["content"]["application/json"]["schema"])
+
+
+def request_model(path: str, method: str) -> dict:
+    """The draft-4 schema API Gateway validates a method's body against, projected from the document."""
+    schema = request_body_schema(path, method)
+    model = {"type": schema["type"]}
+    if schema.get("required"):
+        model["required"] = list(schema["required"])
+    if "not" in schema:
+        model["not"] = dict(schema["not"])
+    model["properties"] = {
+        name: {k: v for k, v in resolve(field).items() if k in MODEL_FIELD_KEYWORDS}
+        for name, field in schema.get("properties", {}).items()
+    }
+    return model
+
+
+def operations() -> set[tuple[str, str]]:
+    """(path, METHOD) of every operation the document defines."""
+    methods = {"get", "put", "post", "delete", "patch", "head", "options"}
+    return {(path, method.upper()) for path, item in load()["paths"].items() for method in item if method in methods}

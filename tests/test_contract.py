@@ -1,0 +1,157 @@
+"""The API's contract (api/openapi.json) agrees with the template, the handler and the local API, and an
+external fuzzer (schemathesis, all checks) finds the local API built from the template keeping it."""
+
+import json
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from jsonschema import Draft4Validator
+from openapi_spec_validator import validate
+
+from api import contract
+from conftest import PROJECT_ROOT
+from localdev.api import LocalApi
+from localdev.template import read_api
+from test_stack import _routes
+
+HOOKS_DIR = Path(__file__).parent / "contract"
+# The gate runs a fixed, seeded budget; `tox -e fuzz` (HYPOTHESIS_PROFILE=fuzz) a large random one.
+FUZZ = os.environ.get("HYPOTHESIS_PROFILE") == "fuzz"
+SCHEMATHESIS_BUDGET = (
+    ["--max-examples", "300", "--phases", "coverage,fuzzing,stateful"]
+    if FUZZ
+    else ["--max-examples", "25", "--phases", "fuzzing,stateful", "--seed", "0"]
+)
+# Reachable only without API Gateway in front (it refuses unknown routes and methods with 403 first).
+FUNCTION_ONLY_CODES = {"RouteNotFound", "MethodNotAllowed"}
+
+
+def test_the_document_is_valid_openapi_3_0():
+    document = contract.load()
+    validate(document)
+    assert document["openapi"].startswith("3.0.")
+
+
+def test_the_documents_operations_are_the_templates_and_the_handlers_routes(synth, handler_module):
+    handler_routes = {(path, method) for path, methods in handler_module.ROUTES.items() for method in methods}
+    assert contract.operations() == _routes(synth) == handler_routes
+
+
+def test_every_operation_requires_sigv4_as_the_template_does(synth):
+    document = contract.load()
+    assert document["security"] == [{"sigv4": []}]
+    assert document["components"]["securitySchemes"]["sigv4"]["x-amazon-apigateway-authtype"] == "awsSigv4"
+    methods = synth.resources_of_type("AWS::ApiGateway::Method").values()
+    assert {m["Properties"]["AuthorizationType"] for m in methods} == {"AWS_IAM"}
+
+
+def test_the_templates_request_models_are_the_documents_request_bodies(synth):
+    api = read_api(synth.template_json, Path(synth.assembly.directory), "any")
+    models = {(route.path, route.method): route.body_schema for route in api.routes if route.body_schema}
+    assert set(models) == {("/items", "POST"), ("/items/{id}", "PUT")}
+    for (path, method), model in models.items():
+        assert {k: v for k, v in model.items() if k != "$schema"} == contract.request_model(path, method)
+
+
+def test_the_documents_error_codes_are_the_handlers(handler_module):
+    import errors
+
+    documented = {
+        code
+        for item in contract.load()["paths"].values()
+        for operation in item.values()
+        if isinstance(operation, dict) and "responses" in operation
+        for response in operation["responses"].values()
+        for code in response.get("x-error-codes", [])
+    }
+    handler_codes = {cls.code for cls in errors.ApiError.__subclasses__()}
+    function_codes = {code for code in documented if not code.isupper()}  # API Gateway's types are UPPER_CASE
+    assert function_codes == (handler_codes - FUNCTION_ONLY_CODES) | {"InternalError"}
+    assert {"MISSING_AUTHENTICATION_TOKEN", "BAD_REQUEST_BODY", "THROTTLED", "INVALID_SIGNATURE"} <= documented
+
+
+def test_every_documented_error_status_has_the_error_body_schema():
+    for path, item in contract.load()["paths"].items():
+        for method, operation in item.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            for status, response in operation["responses"].items():
+                if int(status) >= 400:
+                    schema = response["content"]["application/json"]["schema"]
+                    assert schema == {"$ref": "#/components/schemas/Error"}, (path, method, status)
+            assert {"403", "429", "502"} <= set(operation["responses"]), (path, method)
+
+
+# Numbers: the document's Number schema accepts exactly what the handler stores ----------------------------------
+
+
+NUMBER = Draft4Validator(contract.load()["components"]["schemas"]["Number"])
+
+
+@given(
+    mantissa=st.integers(min_value=-(10**40), max_value=10**40),
+    exponent=st.integers(min_value=0, max_value=130),
+)
+def test_the_document_and_the_handler_agree_on_every_integer(handler_module, mantissa, exponent):
+    import validation
+    from errors import InvalidItem
+
+    number = mantissa * 10**exponent
+    try:
+        validation._check_number(number)
+        stored = True
+    except InvalidItem:
+        stored = False
+    assert NUMBER.is_valid(number) == stored, number
+
+
+@given(number=st.floats(allow_nan=False, allow_infinity=False))
+def test_the_document_and_the_handler_agree_on_every_double(handler_module, number):
+    import validation
+    from errors import InvalidItem
+
+    parsed = json.loads(json.dumps(number), parse_float=Decimal)
+    try:
+        validation._check_number(parsed)
+        stored = True
+    except InvalidItem:
+        stored = False
+    assert NUMBER.is_valid(json.loads(json.dumps(number))) == stored, number
+
+
+# schemathesis against the local API built from the synthesized template --------------------------------------
+
+
+@pytest.fixture(scope="module")
+def served(synth, local_dynamodb):
+    table = local_dynamodb.create_table_from_template(synth.template_json, "items-contract")
+    api = read_api(synth.template_json, Path(synth.assembly.directory), table)
+    server = LocalApi(api, local_dynamodb.endpoint_url, port=0, log=lambda line: None, contract=contract.load()).start()
+    yield server
+    server.stop()
+
+
+def test_schemathesis_with_all_checks_finds_the_api_keeping_its_contract(served, tmp_path):
+    document_url = served.url.replace(f"/{served.api.stage}/", "/openapi.json")
+    result = subprocess.run(
+        [sys.executable, "-m", "schemathesis.cli", "run", document_url, "--checks", "all", *SCHEMATHESIS_BUDGET,
+         "--report", "junit", "--report-dir", str(tmp_path)],
+        cwd=HOOKS_DIR,
+        env={
+            **os.environ,
+            "SCHEMATHESIS_HOOKS": "schemathesis_hooks",
+            "PYTHONPATH": os.pathsep.join([str(HOOKS_DIR), str(PROJECT_ROOT)]),
+            "NO_COLOR": "1",
+        },
+        capture_output=True,
+        text=True,
+        timeout=3000,
+    )
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    assert "No issues found" in result.stdout
