@@ -1,0 +1,38 @@
+#!/usr/bin/env python3
+"""The deploy role's CDK app: `npx aws-cdk deploy --app "python3 deploy_role/app.py" -c github_owner=... -c github_repo=...`.
+
+Deployed once by an administrator, separately from the service stack. Tags, cdk-nag, the project's
+policies and acknowledgements apply to it as to the service.
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from aws_cdk import App  # noqa: E402
+
+from deploy_role.stack import DeployRoleConfig, GitHubDeployRoleStack  # noqa: E402
+from policies.pack import apply_policies  # noqa: E402
+from policies.tagging import apply_tags  # noqa: E402
+
+STACK_ID = "ServerlessAutomationGitHubDeployRole"
+
+
+def build_app(context: dict | None = None, **app_options) -> App:
+    app = App(context=context, **app_options)
+    config = DeployRoleConfig(
+        github_owner=app.node.try_get_context("github_owner") or "",
+        github_repo=app.node.try_get_context("github_repo") or "",
+        existing_oidc_provider_arn=app.node.try_get_context("oidc_provider_arn") or "",
+    )
+    GitHubDeployRoleStack(
+        app, STACK_ID, config=config, description="serverless-automation: GitHub Actions OIDC deploy role"
+    )
+    apply_tags(app)
+    apply_policies(app)
+    return app
+
+
+if __name__ == "__main__":
+    build_app().synth()
