@@ -8,59 +8,18 @@ to ./cdk.out with the same context, so the gate needs no Node.js CLI.
 import argparse
 import json
 import os
-from dataclasses import dataclass, fields
 from pathlib import Path
 
 from aws_cdk import App
-from constructs import Node
 
-from main import LOG_RETENTION, ServerlessBackendStack
+from config import ServiceConfig
+from main import ServerlessBackendStack
 from policies.acknowledgements import apply_acknowledgements
 from policies.pack import apply_policies
 from policies.tagging import apply_tags
 
 PROJECT_ROOT = Path(__file__).parent
 STACK_ID = "ServerlessAutomation"
-
-
-@dataclass(frozen=True)
-class ServiceConfig:
-    """Every setting a deployer may change, with the defaults documented in cdk.json and the README."""
-
-    retain_data: bool = False
-    api_auth: str = "iam"
-    alarm_email: str = ""
-    log_retention_days: int = 30
-    error_rate_threshold_percent: float = 5
-    log_level: str = "INFO"
-
-    def __post_init__(self) -> None:
-        if self.api_auth not in ("iam", "none"):
-            raise ValueError(f"api_auth must be 'iam' or 'none', not {self.api_auth!r}")
-        if self.log_level not in ("DEBUG", "INFO", "WARN", "ERROR"):
-            raise ValueError(f"log_level must be DEBUG, INFO, WARN or ERROR, not {self.log_level!r}")
-        if self.log_retention_days not in LOG_RETENTION:
-            raise ValueError(f"log_retention_days must be one of {sorted(LOG_RETENTION)}")
-        if not 0 < self.error_rate_threshold_percent <= 100:
-            raise ValueError("error_rate_threshold_percent must be in (0, 100]")
-
-    @classmethod
-    def from_context(cls, node: Node) -> "ServiceConfig":
-        values = {}
-        for field in fields(cls):
-            raw = node.try_get_context(field.name)
-            if raw is not None:
-                values[field.name] = _coerce(raw, field.type)
-        return cls(**values)
-
-
-def _coerce(raw, kind: type):
-    """Context from `-c key=value` arrives as a string; from cdk.json it arrives typed."""
-    if kind is bool and isinstance(raw, str):
-        if raw.lower() not in ("true", "false"):
-            raise ValueError(f"expected true or false, got {raw!r}")
-        return raw.lower() == "true"
-    return kind(raw)
 
 
 def cdk_json_context() -> dict:

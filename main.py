@@ -7,7 +7,6 @@ Tags and policy checks are applied to the app in app.py, so they cover every con
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from aws_cdk import (
     CfnOutput,
@@ -32,16 +31,15 @@ from aws_cdk import aws_sns_subscriptions as sns_subscriptions
 from constructs import Construct
 
 from api import contract
+from config import ServiceConfig
 
-if TYPE_CHECKING:
-    from app import ServiceConfig
 
 LAMBDA_SOURCE = Path(__file__).parent / "lambda"
 LAMBDA_PACKAGE_EXCLUDES = ["__pycache__", "*.pyc", ".pytest_cache"]
 API_STAGE = "prod"
 CODE_KEY_PREFIX = "lambda/"
 
-# The context value log_retention_days is one of these; CloudWatch Logs accepts only fixed periods.
+# config.LOG_RETENTION_DAYS as CDK's retention values (tests/test_imports.py keeps the two equal).
 LOG_RETENTION = {
     7: logs.RetentionDays.ONE_WEEK,
     14: logs.RetentionDays.TWO_WEEKS,

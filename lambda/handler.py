@@ -11,10 +11,10 @@ import os
 import time
 import uuid
 
-import boto3
 from botocore.config import Config
 
 import validation
+from dynamodb_client import create_client
 from errors import ApiError, InvalidRequest, MethodNotAllowed, RouteNotFound
 from repository import ItemRepository
 
@@ -28,7 +28,7 @@ MAX_ATTEMPTS = 3
 CLIENT_CONFIG = Config(
     retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS}, connect_timeout=1, read_timeout=2
 )
-_dynamodb = boto3.client("dynamodb", config=CLIENT_CONFIG)
+_dynamodb = create_client(CLIENT_CONFIG)
 _items = ItemRepository(_dynamodb, os.environ["TABLE_NAME"])
 
 

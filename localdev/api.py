@@ -63,6 +63,11 @@ def _invoke(event: dict) -> tuple[str, object]:
         return "error", f"{type(error).__name__}: {error}"
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default listen backlog is 5: a burst of new connections beyond it is reset by the kernel.
+    request_queue_size = 1024
+
+
 class LocalApi:
     def __init__(
         self,
@@ -95,7 +100,7 @@ class LocalApi:
             )
             for function_id, spec in api.functions.items()
         }
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._request_handler())
+        self._server = _Server(("127.0.0.1", port), self._request_handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-api", daemon=True)
 
