@@ -32,6 +32,7 @@ from constructs import Construct
 
 from api import contract
 from config import ServiceConfig
+from policies.rules import API_GATEWAY_LOGGING_ACTIONS
 
 
 LAMBDA_SOURCE = Path(__file__).parent / "lambda"
@@ -52,16 +53,6 @@ LOG_RETENTION = {
 # The DynamoDB actions lambda/repository.py calls; tests/test_least_privilege.py proves the two agree.
 TABLE_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Scan"]
 
-# AmazonAPIGatewayPushToCloudWatchLogs' actions: API Gateway validates the account's CloudWatch role against them.
-API_GATEWAY_LOGGING_ACTIONS = [
-    "logs:CreateLogGroup",
-    "logs:CreateLogStream",
-    "logs:DescribeLogGroups",
-    "logs:DescribeLogStreams",
-    "logs:PutLogEvents",
-    "logs:GetLogEvents",
-    "logs:FilterLogEvents",
-]
 
 # CDK's custom-resource handlers run during stack deletion, after their log group may be gone; with
 # AWSLambdaBasicExecutionRole they would recreate it without retention (aws-cdk#31487, aws-cdk#32689).
@@ -352,7 +343,7 @@ class ServerlessBackendStack(Stack):
                     statements=[
                         iam.PolicyStatement(
                             sid="AmazonAPIGatewayPushToCloudWatchLogsActions",
-                            actions=API_GATEWAY_LOGGING_ACTIONS,
+                            actions=sorted(API_GATEWAY_LOGGING_ACTIONS),
                             resources=[self.format_arn(service="logs", resource="*")],
                         )
                     ]

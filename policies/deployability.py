@@ -252,7 +252,7 @@ class ApiGatewayAccountRoleCanLog(PolicyRule):
 
     rule_id = "SA-DEP4"
     resource_types = frozenset({"AWS::ApiGateway::Account"})
-    fix = "Grant the seven actions inline on arn:<partition>:logs:<region>:<account>:* inline, and depend on the RestApi."
+    fix = "Grant the seven actions inline on arn:<partition>:logs:<region>:<account>:* and depend on the RestApi."
 
     def check(self, properties, logical_id, template):
         graph = self._view.graph(template)

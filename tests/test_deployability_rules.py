@@ -12,10 +12,9 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3_deployment
 from test_policies import policy_findings, role_with, secure_bucket, synth_real_with, traced_function
 
-from main import API_GATEWAY_LOGGING_ACTIONS
 from policies import deployability
 from policies.pack import PLUGIN_NAME
-from policies.rules import UnscopedResourcesOnlyWhereUnavoidable
+from policies.rules import API_GATEWAY_LOGGING_ACTIONS, UnscopedResourcesOnlyWhereUnavoidable
 
 
 def findings_of(tmp_path, rule, build) -> list[dict]:
@@ -28,7 +27,7 @@ def logged_function(stack, construct_id="Fn", **overrides):
     return traced_function(stack, construct_id, **{"log_group": group, **overrides})
 
 
-def logging_api(stack, *, with_account=True, with_group=True, role_actions=API_GATEWAY_LOGGING_ACTIONS):
+def logging_api(stack, *, with_account=True, with_group=True, role_actions=sorted(API_GATEWAY_LOGGING_ACTIONS)):
     api = apigateway.RestApi(
         stack,
         "Api",
