@@ -107,6 +107,7 @@ class ServerlessBackendStack(Stack):
         self.function = self._build_function()
         self.api_access_log_group = self._build_log_group("ApiAccessLogGroup")
         self.api = self._build_api()
+        self.api_gateway_cloudwatch_role = self._build_api_gateway_cloudwatch_role()
         self.api_execution_log_group = self._build_api_execution_logging()
         self.alarm_topic = self._build_alarm_topic()
         self.error_rate_alarm = self._build_error_rate_alarm()
@@ -320,20 +321,14 @@ class ServerlessBackendStack(Stack):
                 },
             )
 
-    def _build_api_execution_logging(self) -> logs.LogGroup:
-        """The account-level CloudWatch role and the execution log group API Gateway would create itself.
+    def _build_api_gateway_cloudwatch_role(self) -> iam.Role:
+        """API Gateway's account-wide CloudWatch Logs role, with the actions API Gateway checks it for.
 
-        A fresh account has no CloudWatch role for API Gateway, and a stage with execution logging fails to
-        deploy without one. API Gateway checks the role against the actions of the managed policy
-        AmazonAPIGatewayPushToCloudWatchLogs when the setting is made, and the setting serves every REST
-        API in the account and region, so the grant covers the account's log groups (rain#163,
-        cloudformation-coverage-roadmap#2312). The Account waits for the API and the role (rain#163).
+        API Gateway checks the role against the actions of the managed policy AmazonAPIGatewayPushToCloudWatchLogs
+        when the account setting is made, and the setting serves every REST API in the account and region,
+        so the grant covers the account's log groups (rain#163, cloudformation-coverage-roadmap#2312).
         """
-        execution_log_group = self._build_log_group(
-            "ApiExecutionLogGroup",
-            log_group_name=f"API-Gateway-Execution-Logs_{self.api.rest_api_id}/{API_STAGE}",
-        )
-        cloudwatch_role = iam.Role(
+        return iam.Role(
             self,
             "ApiGatewayCloudWatchRole",
             assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
@@ -350,12 +345,22 @@ class ServerlessBackendStack(Stack):
                 )
             },
         )
+
+    def _build_api_execution_logging(self) -> logs.LogGroup:
+        """The account-level CloudWatch role setting and the execution log group API Gateway would create itself.
+
+        A fresh account has no CloudWatch role for API Gateway, and a stage with execution logging fails to
+        deploy without one. The Account waits for the API and the role (rain#163); the stage waits for both.
+        """
+        execution_log_group = self._build_log_group(
+            "ApiExecutionLogGroup",
+            log_group_name=f"API-Gateway-Execution-Logs_{self.api.rest_api_id}/{API_STAGE}",
+        )
         account = apigateway.CfnAccount(
-            self, "ApiGatewayAccount", cloud_watch_role_arn=cloudwatch_role.role_arn
+            self, "ApiGatewayAccount", cloud_watch_role_arn=self.api_gateway_cloudwatch_role.role_arn
         )
         account.node.add_dependency(self.api.node.default_child)
         self.api.deployment_stage.node.add_dependency(account, execution_log_group)
-        self.api_gateway_cloudwatch_role = cloudwatch_role
         return execution_log_group
 
     def _build_error_rate_alarm(self) -> cloudwatch.Alarm:
