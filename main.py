@@ -73,6 +73,7 @@ def _json_schema(schema: dict, *, root: bool = True) -> apigateway.JsonSchema:
         schema=apigateway.JsonSchemaVersion.DRAFT4 if root else None,
         type=apigateway.JsonSchemaType[schema["type"].upper()] if "type" in schema else None,
         required=schema.get("required"),
+        enum=schema.get("enum"),
         not_=_json_schema(schema["not"], root=False) if "not" in schema else None,
         properties={name: _json_schema(field, root=False) for name, field in schema["properties"].items()}
         if "properties" in schema

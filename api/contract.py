@@ -10,13 +10,26 @@ is the function's to enforce.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from functools import cache
 from pathlib import Path
 
 DOCUMENT = Path(__file__).parent / "openapi.json"
 # Keywords an API Gateway (draft 4) model takes from a field's schema; OpenAPI-only ones are dropped.
-MODEL_FIELD_KEYWORDS = ("type", "minLength", "maxLength", "pattern", "minimum", "maximum")
+MODEL_FIELD_KEYWORDS = ("type", "minLength", "maxLength", "pattern", "minimum", "maximum", "not")
+# The platform's limits live with the function, which must read them from its own zip.
+_LIMITS_SOURCE = Path(__file__).resolve().parent.parent / "lambda" / "limits.py"
+
+
+def _load_limits():
+    spec = importlib.util.spec_from_file_location("items_function_limits", _LIMITS_SOURCE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+limits = _load_limits()
 
 
 @cache

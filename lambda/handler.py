@@ -13,6 +13,7 @@ import uuid
 
 from botocore.config import Config
 
+import limits
 import validation
 from dynamodb_client import create_client
 from errors import ApiError, InvalidRequest, MethodNotAllowed, RouteNotFound
@@ -32,20 +33,22 @@ _dynamodb = create_client(CLIENT_CONFIG)
 _items = ItemRepository(_dynamodb, os.environ["TABLE_NAME"])
 
 
+NO_PARAMETERS = frozenset()
+LIST_PARAMETERS = frozenset({"limit", "next"})
+DELETE_PARAMETERS = frozenset({"version"})
+# json.dumps' separator between list elements, which _page_within_payload_limit counts per item.
+ITEM_SEPARATOR = ", "
+
+
 def list_items(event: dict, _item_id: None) -> tuple[int, dict | None, dict]:
-    query = event.get("queryStringParameters") or {}
-    unknown = set(query) - {"limit", "next"}
-    if unknown:
-        raise InvalidRequest(f"unknown query parameter(s): {', '.join(sorted(unknown))}")
+    query = validation.query_parameters(event, LIST_PARAMETERS)
     limit = validation.parse_limit(query)
     items, last_id = _items.list_page(limit, validation.decode_page_token(query.get("next")))
-    page = {"items": items}
-    if last_id is not None:
-        page["next"] = validation.encode_page_token(last_id)
-    return 200, page, {}
+    return 200, _page_within_payload_limit(items, last_id), {}
 
 
 def create_item(event: dict, _item_id: None) -> tuple[int, dict | None, dict]:
+    validation.query_parameters(event, NO_PARAMETERS)
     body = _body(event)
     if "version" in body:
         raise InvalidRequest("version is set by the server; leave it out when creating an item")
@@ -56,11 +59,13 @@ def create_item(event: dict, _item_id: None) -> tuple[int, dict | None, dict]:
     return 201, item, {"Location": f"{collection.rstrip('/')}/{item['id']}"}
 
 
-def get_item(_event: dict, item_id: str) -> tuple[int, dict | None, dict]:
+def get_item(event: dict, item_id: str) -> tuple[int, dict | None, dict]:
+    validation.query_parameters(event, NO_PARAMETERS)
     return 200, _items.get(item_id), {}
 
 
 def replace_item(event: dict, item_id: str) -> tuple[int, dict | None, dict]:
+    validation.query_parameters(event, NO_PARAMETERS)
     body = _body(event)
     if body.get("id", item_id) != item_id:
         raise InvalidRequest("id in the body must match the id in the path")
@@ -71,8 +76,10 @@ def replace_item(event: dict, item_id: str) -> tuple[int, dict | None, dict]:
     return 200, _items.replace(body, expected_version), {}
 
 
-def delete_item(_event: dict, item_id: str) -> tuple[int, dict | None, dict]:
-    _items.delete(item_id)
+def delete_item(event: dict, item_id: str) -> tuple[int, dict | None, dict]:
+    """With ?version=N only the version the client read is deleted (409 otherwise); without it, any version."""
+    query = validation.query_parameters(event, DELETE_PARAMETERS)
+    _items.delete(item_id, validation.parse_version(query.get("version")))
     return 204, None, {}
 
 
@@ -118,6 +125,46 @@ def _dispatch(event: dict) -> tuple[int, dict | None, dict]:
 
 def _body(event: dict) -> dict:
     return validation.parse_body(event.get("body"), bool(event.get("isBase64Encoded")))
+
+
+def _page(items: list[dict], last_id: str | None) -> dict:
+    page = {"items": items}
+    if last_id is not None:
+        page["next"] = validation.encode_page_token(last_id)
+    return page
+
+
+def _page_within_payload_limit(items: list[dict], last_id: str | None) -> dict:
+    """The page, or its longest prefix whose response Lambda can return (with `next` after the last item kept).
+
+    DynamoDB bounds a Scan page at 1 MB stored, but escaping grows it: a stored control character is 7 bytes
+    in the runtime's response envelope, so a page near 1 MB can exceed Lambda's 6 MB response payload, which
+    API Gateway would answer with 502 for every reader of that page. Escaping is per character, so each item
+    adds exactly its own escaped length (tests/test_handler.py checks the prediction against the real size).
+    """
+    page = _page(items, last_id)
+    if _payload_bytes(_response(200, page, {})) <= limits.LAMBDA_SYNC_PAYLOAD_BYTES:
+        return page
+    longest_token_page = _page([], "x" * 128)
+    budget = limits.LAMBDA_SYNC_PAYLOAD_BYTES - _payload_bytes(_response(200, longest_token_page, {}))
+    kept = 0
+    for index, item in enumerate(items):
+        budget -= _escaped_bytes(item) + (len(ITEM_SEPARATOR) if index else 0)
+        if budget < 0:
+            break
+        kept += 1
+    return _page(items[:kept], items[kept - 1]["id"])
+
+
+def _escaped_bytes(item: dict) -> int:
+    """What one item adds to the response envelope: its JSON text, escaped again as part of the body string."""
+    return len(json.dumps(json.dumps(item, ensure_ascii=False))) - len('""')
+
+
+def _payload_bytes(response: dict) -> int:
+    """The response as Lambda's Python runtime serializes it (simplejson, ASCII escapes; the upper bound of
+    its output: aws-lambda-python-runtime-interface-client, awslambdaric/lambda_runtime_marshaller.py)."""
+    return len(json.dumps(response))
 
 
 def _response(status: int, body: dict | None, headers: dict) -> dict:

@@ -38,23 +38,36 @@ class ItemRepository:
         except ClientError as error:
             if _code(error) != "ConditionalCheckFailedException":
                 raise
-            if "Item" not in error.response:
-                raise ItemNotFound(f"item {item['id']} does not exist") from None
-            current = from_item(error.response["Item"])["version"]
-            raise VersionConflict(
-                f"item {item['id']} is at version {current}, not {expected_version}; read it and retry"
-            ) from None
+            self._raise_conflict(item["id"], expected_version, error)
         return from_item(to_item(stored))
 
-    def delete(self, item_id: str) -> None:
+    @staticmethod
+    def _raise_conflict(item_id: str, expected_version: int | None, error: ClientError):
+        """A failed condition: the item is gone (404), or it is at another version than the one read (409)."""
+        if "Item" not in error.response:
+            raise ItemNotFound(f"item {item_id} does not exist") from None
+        current = from_item(error.response["Item"])["version"]
+        raise VersionConflict(
+            f"item {item_id} is at version {current}, not {expected_version}; read it and retry"
+        ) from None
+
+    def delete(self, item_id: str, expected_version: int | None = None) -> None:
+        """Deletes the item; with expected_version, only if that is still its version (a stale read is a 409)."""
+        request = {
+            "TableName": self._table,
+            "Key": _key(item_id),
+            "ConditionExpression": "attribute_exists(id)",
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        if expected_version is not None:
+            request["ConditionExpression"] = "version = :expected"
+            request["ExpressionAttributeValues"] = {":expected": to_attribute(expected_version)}
         try:
-            self._client.delete_item(
-                TableName=self._table, Key=_key(item_id), ConditionExpression="attribute_exists(id)"
-            )
+            self._client.delete_item(**request)
         except ClientError as error:
-            if _code(error) == "ConditionalCheckFailedException":
-                raise ItemNotFound(f"item {item_id} does not exist") from None
-            raise
+            if _code(error) != "ConditionalCheckFailedException":
+                raise
+            self._raise_conflict(item_id, expected_version, error)
 
     def list_page(self, limit: int, after_id: str | None) -> tuple[list[dict], str | None]:
         """One page of at most `limit` items; the cost is bounded by `limit`, not by the table's size."""

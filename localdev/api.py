@@ -9,6 +9,12 @@ a request the HTTP server cannot parse gets a JSON error, never an HTML page. Th
 served at /openapi.json with this server in `servers`.
 Methods with AWS_IAM authorization require a SigV4 signature made with the local credentials (see
 localdev/sigv4.py), unless the runner was started with --no-auth.
+
+Every request gets exactly one response, and a request refused for its form is refused before anything
+runs: its framing is checked first (Content-Length a single decimal number, or a well-formed chunked body,
+never both), then the limits API Gateway and Lambda apply (lambda/limits.py): a URL or method ARN too long
+is 414, a body over 10 MB or an event over Lambda's 6 MB request payload is 413 REQUEST_TOO_LARGE. HEAD
+responses carry headers only.
 """
 
 from __future__ import annotations
@@ -18,15 +24,18 @@ import importlib
 import json
 import multiprocessing
 import os
+import re
 import signal
 import sys
 import threading
 import time
+import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 from jsonschema import Draft4Validator
 
+from api.contract import limits
 from localdev.events import proxy_event
 from localdev.sigv4 import LocalCredentials, Refused, verify
 from localdev.template import ApiDefinition, FunctionSpec
@@ -40,8 +49,27 @@ GATEWAY_ERRORS = {
     "MISSING_AUTHENTICATION_TOKEN": (403, "Missing Authentication Token"),
     "BAD_REQUEST_BODY": (400, "Invalid request body"),
     "INVALID_SIGNATURE": (403, "The request signature we calculated does not match the signature you provided."),
+    "REQUEST_TOO_LARGE": (413, "Request Too Long"),
+    # Not a gateway response type: API Gateway's own 414, whose body AWS does not document (api/openapi.json).
+    "URI_TOO_LONG": (limits.URI_TOO_LONG_STATUS, "Request URI too long"),
     "DEFAULT_5XX": (502, "Internal server error"),
 }
+# What the method ARN's account and API id add to its length (12 digits; API Gateway's 10-character ids).
+_ARN_PLACEHOLDER = "arn:aws:execute-api:{region}:123456789012:abcdefghij/{stage}/{method}{path}"
+# A stalled client cannot hold a worker thread longer than this.
+CLIENT_TIMEOUT_SECONDS = 30
+_CHUNK_SIZE_LINE = re.compile(rb"([0-9A-Fa-f]{1,8})(;[^\r\n]*)?\r\n")
+_MAX_LINE = 8192
+
+
+class MalformedRequest(Exception):
+    """A request refused for its form, before it is routed: the status and what is wrong."""
+
+    def __init__(self, status: int, message: str, response_type: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.response_type = response_type
 
 _function = None
 
@@ -121,33 +149,52 @@ class LocalApi:
             pool.terminate()
             pool.join()
 
-    def handle(self, method: str, raw_path: str, headers: dict, body: bytes) -> tuple[int, dict, bytes]:
-        url = urlsplit(raw_path)
+    def handle(
+        self, method: str, target: str, headers: dict | list[tuple[str, str]], body: bytes
+    ) -> tuple[int, dict, bytes]:
+        """One request: `target` as sent (path and query), every header line (a dict if none repeats)."""
+        header_lines = list(headers.items() if isinstance(headers, dict) else headers)
+        url = urlsplit(target)
         if url.path == CONTRACT_PATH and method == "GET" and self._contract is not None:
             served = {**self._contract, "servers": [{"url": self.url.rstrip("/"), "description": "this local API"}]}
             return 200, {"Content-Type": "application/json"}, json.dumps(served, indent=2).encode()
+        if len(target) > limits.API_GATEWAY_REGIONAL_URL_CHARS:
+            return self._gateway_error("URI_TOO_LONG")
         prefix = f"/{self.api.stage}"
         path = url.path[len(prefix):] if url.path == prefix or url.path.startswith(prefix + "/") else None
         resolved = self.api.resolve(method, path or "/") if path is not None else None
         if resolved is None:
             return self._gateway_error("MISSING_AUTHENTICATION_TOKEN")
         route, parameters = resolved
+        if route.authorization == "AWS_IAM":
+            region = self.credentials.region if self.credentials else "us-east-1"
+            arn = _ARN_PLACEHOLDER.format(region=region, stage=self.api.stage, method=method, path=path)
+            if len(arn.encode("latin-1", "replace")) > limits.API_GATEWAY_METHOD_ARN_BYTES:
+                return self._gateway_error("URI_TOO_LONG")
         if route.authorization == "AWS_IAM" and self.credentials is not None:
-            host = next((v for k, v in headers.items() if k.lower() == "host"), "127.0.0.1")
             try:
-                verify(self.credentials, method, f"http://{host}{raw_path}", headers, body)
+                verify(self.credentials, method, target, header_lines, body)
             except Refused as refusal:
                 return self._gateway_error(refusal.response_type, refusal.message)
-        if route.body_schema is not None and not _body_matches(route.body_schema, headers, body):
+        if route.body_schema is not None and not _body_matches(route.body_schema, header_lines, body):
             return self._gateway_error("BAD_REQUEST_BODY")
         event = proxy_event(
-            method, route.path, path, path_parameters=parameters, query_string=url.query, headers=headers, body=body
+            method, route.path, path, path_parameters=parameters, query_string=url.query, headers=header_lines,
+            body=body,
         )
+        if len(json.dumps(event)) > limits.LAMBDA_SYNC_PAYLOAD_BYTES:
+            return self._gateway_error("REQUEST_TOO_LARGE")
         outcome, result = self._pools[route.function_id].apply(_invoke, (event,))
         if outcome == "error":
             self._log(f"  function error (Lambda counts it in the Errors metric): {result}")
             return self._gateway_error("DEFAULT_5XX")
         return _http_response(result)
+
+    def malformed(self, problem: MalformedRequest) -> tuple[int, dict, bytes]:
+        if problem.response_type:
+            return self._gateway_error(problem.response_type, problem.message)
+        body = {"error": {"code": "BAD_REQUEST", "message": problem.message}}
+        return problem.status, {"Content-Type": "application/json"}, json.dumps(body).encode()
 
     def _gateway_error(self, response_type: str, message: str | None = None) -> tuple[int, dict, bytes]:
         status, default_message = GATEWAY_ERRORS[response_type]
@@ -167,19 +214,48 @@ class LocalApi:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            timeout = CLIENT_TIMEOUT_SECONDS
 
             def _serve(self):
                 started = time.perf_counter()
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                status, headers, payload = local_api.handle(self.command, self.path, dict(self.headers), body)
+                if self.request_version == "HTTP/0.9":  # a two-word request line: answered as HTTP/1.1, refused
+                    self.send_error(400, "the request line must be: METHOD target HTTP/1.1")
+                    return
+                try:
+                    body = _read_body(self.headers, self.rfile)
+                except MalformedRequest as problem:
+                    self.close_connection = True  # what follows on the connection cannot be framed
+                    self._send(*local_api.malformed(problem))
+                    return
+                try:
+                    status, headers, payload = local_api.handle(self.command, self.path, self.headers.items(), body)
+                except Exception:  # a defect of this server, not of the request: still one answer, and logged
+                    local_api._log(f"  local API error:\n{traceback.format_exc()}")
+                    status, headers, payload = 500, {"Content-Type": "application/json"}, json.dumps(
+                        {"error": {"code": "LOCAL_API_ERROR", "message": "the local API failed; see its log"}}
+                    ).encode()
+                self._send(status, headers, payload)
+                elapsed = (time.perf_counter() - started) * 1000
+                local_api._log(f"{self.command} {self.path} {status} {elapsed:.0f} ms")
+
+            def _send(self, status: int, headers: dict, payload: bytes) -> None:
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(payload)))
+                if self.close_connection:
+                    self.send_header("Connection", "close")
                 self.end_headers()
-                self.wfile.write(payload)
-                elapsed = (time.perf_counter() - started) * 1000
-                local_api._log(f"{self.command} {self.path} {status} {elapsed:.0f} ms")
+                if self.command != "HEAD":  # a HEAD response has the headers of the GET, never its body
+                    self.wfile.write(payload)
+
+            def handle_expect_100(self):
+                """100 Continue only for a body that will be read; an over-limit one is refused unread."""
+                try:
+                    _content_length(self.headers)
+                except MalformedRequest:
+                    return True
+                return super().handle_expect_100()
 
             def __getattr__(self, name):
                 # http.server looks up do_<VERB>; every verb, known or not, goes to the API like API Gateway's.
@@ -188,18 +264,23 @@ class LocalApi:
                 raise AttributeError(name)
 
             def send_error(self, code, message=None, explain=None):
-                """A request http.server cannot parse: a JSON error in the API's shape, not an HTML page."""
+                """A request http.server cannot parse: a JSON error in the API's shape, not an HTML page, and a 4xx:
+                an unsupported HTTP version (505 in http.server) is the client's to fix."""
+                code = 400 if code >= 500 else code
                 payload = json.dumps(
                     {"error": {"code": "BAD_REQUEST", "message": message or "malformed HTTP request"}}
                 ).encode()
                 # An unparsable request line leaves http.server at HTTP/0.9, which would drop the headers.
                 self.request_version = "HTTP/1.1"
+                self.close_connection = True
                 self.send_response(code, message)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.send_header("Connection", "close")
                 self.end_headers()
-                if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+                # http.server may refuse the request line before it sets self.command: read the verb sent.
+                sent_verb = self.command or (self.raw_requestline or b"").split(b" ", 1)[0].decode("latin-1")
+                if sent_verb != "HEAD" and code >= 200 and code not in (204, 304):
                     self.wfile.write(payload)
 
             def log_message(self, *args):
@@ -208,16 +289,74 @@ class LocalApi:
         return Handler
 
 
-def _body_matches(schema: dict, headers: dict, body: bytes) -> bool:
+def _content_length(headers) -> int | None:
+    """The body's length from Content-Length, None for a chunked body; MalformedRequest for anything else."""
+    lengths = headers.get_all("Content-Length") or []
+    encodings = headers.get_all("Transfer-Encoding") or []
+    if lengths and encodings:  # RFC 9112, section 6.1: a request smuggling vector; refused
+        raise MalformedRequest(400, "a request may have Content-Length or Transfer-Encoding, not both")
+    if encodings:
+        if [e.strip().lower() for e in encodings] != ["chunked"]:
+            raise MalformedRequest(400, "Transfer-Encoding must be chunked")
+        return None
+    if len({value.strip() for value in lengths}) > 1:
+        raise MalformedRequest(400, "Content-Length is given twice with different values")
+    if not lengths:
+        return 0
+    if not re.fullmatch(r"[0-9]{1,20}", lengths[0].strip()):
+        raise MalformedRequest(400, "Content-Length must be a non-negative decimal number")
+    length = int(lengths[0])
+    if length > limits.API_GATEWAY_PAYLOAD_BYTES:
+        raise MalformedRequest(413, f"HTTP content length exceeded {limits.API_GATEWAY_PAYLOAD_BYTES} bytes.",
+                               "REQUEST_TOO_LARGE")
+    return length
+
+
+def _read_body(headers, stream) -> bytes:
+    length = _content_length(headers)
+    try:
+        body = _read_chunked(stream) if length is None else stream.read(length)
+    except TimeoutError:
+        raise MalformedRequest(400, f"the body did not arrive within {CLIENT_TIMEOUT_SECONDS} s") from None
+    if length is not None and len(body) != length:
+        raise MalformedRequest(400, f"the body ended after {len(body)} of {length} bytes")
+    return body
+
+
+def _read_chunked(stream) -> bytes:
+    """A chunked body (RFC 9112, section 7.1), at most API Gateway's payload limit; trailers are read and dropped."""
+    body = bytearray()
+    while True:
+        line = stream.readline(_MAX_LINE)
+        match = _CHUNK_SIZE_LINE.fullmatch(line)
+        if not match:
+            raise MalformedRequest(400, "malformed chunk size line in a chunked body")
+        size = int(match.group(1), 16)
+        if len(body) + size > limits.API_GATEWAY_PAYLOAD_BYTES:
+            raise MalformedRequest(413, f"HTTP content length exceeded {limits.API_GATEWAY_PAYLOAD_BYTES} bytes.",
+                                   "REQUEST_TOO_LARGE")
+        if size == 0:
+            break
+        chunk = stream.read(size + 2)
+        if len(chunk) != size + 2 or not chunk.endswith(b"\r\n"):
+            raise MalformedRequest(400, "a chunk of a chunked body is shorter than its size line says")
+        body += chunk[:-2]
+    while (trailer := stream.readline(_MAX_LINE)) not in (b"\r\n", b"\n"):
+        if not trailer.endswith(b"\n"):
+            raise MalformedRequest(400, "a chunked body ended without its final empty line")
+    return bytes(body)
+
+
+def _body_matches(schema: dict, headers: list[tuple[str, str]], body: bytes) -> bool:
     """API Gateway validates a body against the model of its content type (application/json by default)."""
-    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "application/json")
+    content_type = next((v for k, v in reversed(headers) if k.lower() == "content-type"), "application/json")
     if not content_type.lower().startswith("application/json"):
         return True
     try:
         document = json.loads(body or b"{}")
-    except ValueError:
+        return Draft4Validator({k: v for k, v in schema.items() if k != "$schema"}).is_valid(document)
+    except (ValueError, RecursionError):
         return False
-    return Draft4Validator({k: v for k, v in schema.items() if k != "$schema"}).is_valid(document)
 
 
 def _http_response(result: dict) -> tuple[int, dict, bytes]:

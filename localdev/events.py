@@ -17,12 +17,19 @@ def proxy_event(
     *,
     path_parameters: dict | None = None,
     query_string: str = "",
-    headers: dict | None = None,
+    headers: dict | list[tuple[str, str]] | None = None,
     body: bytes | str | None = None,
 ) -> dict:
-    """The event API Gateway sends to a Lambda proxy integration for one request."""
+    """The event API Gateway sends to a Lambda proxy integration for one request.
+
+    `headers` may repeat a name (as header lines do): `headers` holds its last value, `multiValueHeaders` all.
+    """
     multi_query = parse_qs(query_string, keep_blank_values=True) if query_string else {}
-    header_map = dict(headers or {})
+    header_lines = list(headers.items() if isinstance(headers, dict) else headers or [])
+    header_map = dict(header_lines)
+    multi_headers: dict[str, list[str]] = {}
+    for name, value in header_lines:
+        multi_headers.setdefault(name, []).append(value)
     is_base64 = False
     if isinstance(body, bytes):
         try:
@@ -35,7 +42,7 @@ def proxy_event(
         "path": path,
         "httpMethod": method,
         "headers": header_map or None,
-        "multiValueHeaders": {k: [v] for k, v in header_map.items()} or None,
+        "multiValueHeaders": multi_headers or None,
         "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} or None,
         "multiValueQueryStringParameters": multi_query or None,
         "pathParameters": {k: unquote(v) for k, v in (path_parameters or {}).items()} or None,

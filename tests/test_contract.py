@@ -68,7 +68,7 @@ def test_the_documents_error_codes_are_the_handlers(handler_module):
         for operation in item.values()
         if isinstance(operation, dict) and "responses" in operation
         for response in operation["responses"].values()
-        for code in response.get("x-error-codes", [])
+        for code in contract.resolve(response).get("x-error-codes", [])
     }
     handler_codes = {cls.code for cls in errors.ApiError.__subclasses__()}
     function_codes = {code for code in documented if not code.isupper()}  # API Gateway's types are UPPER_CASE
@@ -83,9 +83,48 @@ def test_every_documented_error_status_has_the_error_body_schema():
                 continue
             for status, response in operation["responses"].items():
                 if int(status) >= 400:
-                    schema = response["content"]["application/json"]["schema"]
+                    schema = contract.resolve(response)["content"]["application/json"]["schema"]
                     assert schema == {"$ref": "#/components/schemas/Error"}, (path, method, status)
             assert {"403", "429", "502"} <= set(operation["responses"]), (path, method)
+
+
+def test_the_documents_platform_limits_are_the_functions():
+    documented = contract.load()["components"]["x-platform-limits"]
+    assert {k: v for k, v in documented.items() if k != "notes"} == {
+        "dynamodbItemBytes": contract.limits.DYNAMODB_ITEM_BYTES,
+        "dynamodbNestingLevels": contract.limits.DYNAMODB_NESTING_LEVELS,
+        "dynamodbNumberDigits": contract.limits.DYNAMODB_NUMBER_DIGITS,
+        "dynamodbScanPageBytes": contract.limits.DYNAMODB_SCAN_PAGE_BYTES,
+        "lambdaSyncPayloadBytes": contract.limits.LAMBDA_SYNC_PAYLOAD_BYTES,
+        "apiGatewayPayloadBytes": contract.limits.API_GATEWAY_PAYLOAD_BYTES,
+        "apiGatewayRegionalUrlChars": contract.limits.API_GATEWAY_REGIONAL_URL_CHARS,
+        "apiGatewayMethodArnBytes": contract.limits.API_GATEWAY_METHOD_ARN_BYTES,
+    }
+
+
+def test_every_operation_documents_api_gateways_size_refusals():
+    for path, item in contract.load()["paths"].items():
+        for method, operation in item.items():
+            if isinstance(operation, dict) and "responses" in operation:
+                too_large = contract.resolve(operation["responses"]["413"])
+                assert "REQUEST_TOO_LARGE" in too_large["x-error-codes"], (path, method)
+                assert contract.resolve(operation["responses"]["414"])["x-error-codes"] == ["URI_TOO_LONG"]
+
+
+ID = Draft4Validator(contract.resolve({"$ref": "#/components/schemas/Id"}))
+
+
+@given(item_id=st.text(max_size=130) | st.from_regex(r"[A-Za-z0-9_.:-]{1,3}", fullmatch=True))
+def test_the_document_and_the_handler_agree_on_every_id(handler_module, item_id):
+    import validation
+    from errors import InvalidRequest
+
+    try:
+        validation.validate_id(item_id)
+        accepted = True
+    except InvalidRequest:
+        accepted = False
+    assert ID.is_valid(item_id) == accepted, item_id
 
 
 # Numbers: the document's Number schema accepts exactly what the handler stores ----------------------------------

@@ -1,5 +1,12 @@
-"""Property-based: whatever a client sends, a client mistake is never a 5xx and every error is JSON."""
+"""Property-based: whatever a client sends, a client mistake is never a 5xx and every error is JSON.
 
+Two kinds of search: arbitrary text and bytes everywhere a client controls (body, path id, query values),
+and structured generators for what a fuzzer rarely reaches by chance: number literals with extreme
+exponents or digit counts, nesting past every parser's depth, escape-heavy strings, bodies at the size
+limits, page tokens that decode to hostile content.
+"""
+
+import base64
 import json
 
 from hypothesis import example, given
@@ -34,18 +41,84 @@ bodies = st.one_of(
         st.text(max_size=3), st.text(st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF), min_size=1), min_size=1
     ).map(json.dumps),
 )
+# Number literals: mantissas and exponents far past Decimal's and DynamoDB's ranges, and long digit runs.
+number_literals = st.one_of(
+    st.builds(
+        "{}{}e{}{}".format,
+        st.sampled_from(["", "-"]),
+        st.integers(min_value=0, max_value=10**40),
+        st.sampled_from(["", "+", "-"]),
+        st.integers(min_value=0, max_value=10**30),
+    ),
+    st.builds("{}.{}E{}".format, st.integers(), st.integers(min_value=0), st.integers()),
+    st.integers(min_value=1, max_value=6000).map(lambda digits: "9" * digits),
+    st.integers(min_value=1, max_value=6000).map(lambda digits: "0." + "0" * digits + "1"),
+)
+# Strings whose JSON escapes are longest: control characters, quotes, backslashes, non-ASCII, surrogates.
+escape_heavy_text = st.text(
+    alphabet=st.sampled_from(["\x01", "\x1f", '"', "\\", "\u00e9", "\u0800", "\U0001f600", "\ud800"]),
+    max_size=200,
+)
+structured_bodies = st.one_of(
+    number_literals.map(lambda literal: '{"n": %s}' % literal),
+    number_literals.map(lambda literal: '{"n": [%s]}' % literal),
+    st.integers(min_value=1, max_value=100_000).map(lambda depth: '{"a": ' * depth + "1" + "}" * depth),
+    st.integers(min_value=1, max_value=100_000).map(lambda depth: '{"a": ' + "[" * depth + "]" * depth + "}"),
+    st.dictionaries(st.text(max_size=3), escape_heavy_text, max_size=4).map(json.dumps),
+    st.integers(min_value=60_000, max_value=70_000).map(lambda n: json.dumps({"c": "\x01" * n})),
+    st.integers(min_value=400 * 1024 - 64, max_value=400 * 1024 + 64).map(lambda n: '{"b": "' + "y" * n + '"}'),
+)
+ids = st.one_of(
+    st.text(max_size=140),
+    st.from_regex(r"[A-Za-z0-9_.:-]{1,20}", fullmatch=True),
+    st.sampled_from([".", "..", "...", "%2e", "%2E%2E", "a/b", "", " "]),
+)
+page_tokens = st.one_of(
+    st.text(max_size=200),
+    st.binary(max_size=300).map(lambda raw: base64.urlsafe_b64encode(raw).decode().rstrip("=")),
+    st.integers(min_value=1, max_value=5000).map(
+        lambda depth: base64.urlsafe_b64encode(b"[" * depth).decode().rstrip("=")
+    ),
+    ids.map(lambda item_id: base64.urlsafe_b64encode(item_id.encode("utf-8", "surrogatepass")).decode().rstrip("=")),
+)
+query_values = st.one_of(
+    st.text(max_size=40),
+    st.integers().map(str),
+    st.sampled_from(["0", "-1", "1e3", "0x10", "9007199254740992", "01", "１"]),
+)
 requests = st.fixed_dictionaries(
     {
         "method": st.sampled_from(METHODS) | st.text(min_size=1, max_size=8),
         "resource": st.sampled_from(ROUTES) | st.text(max_size=30),
-        "item_id": st.text(max_size=140) | st.from_regex(r"[A-Za-z0-9_.:-]{1,20}", fullmatch=True),
-        "query": st.dictionaries(
-            st.sampled_from(["limit", "next", "x"]) | st.text(min_size=1, max_size=8), st.text(max_size=40), max_size=3
+        "item_id": ids,
+        "query": st.one_of(
+            st.dictionaries(
+                st.sampled_from(["limit", "next", "version", "x"]) | st.text(min_size=1, max_size=8),
+                query_values,
+                max_size=3,
+            ),
+            st.fixed_dictionaries({"next": page_tokens}),
+            st.fixed_dictionaries({"version": query_values}),
         ),
         "headers": st.dictionaries(st.text(min_size=1, max_size=20), st.text(max_size=40), max_size=4),
-        "body": bodies,
+        "body": bodies | structured_bodies,
     }
 )
+
+
+def assert_a_client_answer(response: dict) -> None:
+    """A 2xx-4xx Lambda can return (within its payload limit), an error as JSON without internals."""
+    import limits
+
+    assert 200 <= response["statusCode"] < 500, response
+    response["body"].encode("utf-8")  # the Lambda runtime must be able to send it
+    assert len(json.dumps(response)) <= limits.LAMBDA_SYNC_PAYLOAD_BYTES
+    if response["statusCode"] >= 400:
+        error = json.loads(response["body"])["error"]
+        assert isinstance(error["code"], str) and isinstance(error["message"], str)
+        assert "Traceback" not in response["body"] and "botocore" not in response["body"]
+    elif response["statusCode"] != 204:
+        assert isinstance(json.loads(response["body"]), dict)
 
 
 @given(request=requests)
@@ -59,25 +132,32 @@ def test_client_mistakes_are_never_a_5xx_and_errors_are_json(handler_module, fre
         body=request["body"],
     )
     event["queryStringParameters"] = request["query"] or None
-    response = handler_module.handler(event, None)
-    assert 200 <= response["statusCode"] < 500, response
-    response["body"].encode("utf-8")  # the Lambda runtime must be able to send it
-    if response["statusCode"] >= 400:
-        error = json.loads(response["body"])["error"]
-        assert isinstance(error["code"], str) and isinstance(error["message"], str)
-        assert "Traceback" not in response["body"] and "botocore" not in response["body"]
-    elif response["statusCode"] != 204:
-        assert isinstance(json.loads(response["body"]), dict)
+    assert_a_client_answer(handler_module.handler(event, None))
 
 
-@given(method=st.sampled_from(["POST", "PUT"]), body=bodies)
+@given(method=st.sampled_from(["POST", "PUT"]), body=bodies | structured_bodies)
 @example(method="POST", body='{"n": 100000000000000000000000000000000000000}')  # issue 10: was a 502
 @example(method="POST", body='{"n": [{"m": -100000000000000000000000000000000000000000}]}')
+@example(method="POST", body='{"a": 1e9999999999999999999}')  # issue 16: decimal.InvalidOperation, a 502
+@example(method="PUT", body='{"a": 0e99999999999999999999, "version": 1}')
 def test_any_body_sent_to_create_or_replace_is_never_a_5xx(handler_module, fresh_table, method, body):
     resource, parameters = ("/items", None) if method == "POST" else ("/items/{id}", {"id": "target"})
     event = proxy_event(method, resource, "/items", path_parameters=parameters, body=body)
-    response = handler_module.handler(event, None)
-    assert 200 <= response["statusCode"] < 500, response
-    response["body"].encode("utf-8")  # the Lambda runtime must be able to send it
-    if response["statusCode"] >= 400:
-        assert json.loads(response["body"])["error"]["code"]
+    assert_a_client_answer(handler_module.handler(event, None))
+
+
+@given(token=page_tokens, limit=st.none() | query_values)
+@example(token=base64.urlsafe_b64encode(b"[" * 3000).decode(), limit=None)  # issue 16: RecursionError, a 502
+def test_any_page_token_and_limit_is_never_a_5xx(handler_module, fresh_table, token, limit):
+    event = proxy_event("GET", "/items", "/items", query_string="")
+    event["queryStringParameters"] = {"next": token, **({"limit": limit} if limit is not None else {})}
+    assert_a_client_answer(handler_module.handler(event, None))
+
+
+@given(method=st.sampled_from(["GET", "PUT", "DELETE"]), item_id=ids, version=st.none() | query_values)
+def test_any_path_id_and_version_is_never_a_5xx(handler_module, fresh_table, method, item_id, version):
+    body = json.dumps({"version": 1}) if method == "PUT" else None
+    event = proxy_event(method, "/items/{id}", f"/items/{item_id}", path_parameters={"id": item_id}, body=body)
+    event["pathParameters"] = {"id": item_id}
+    event["queryStringParameters"] = {"version": version} if version is not None else None
+    assert_a_client_answer(handler_module.handler(event, None))

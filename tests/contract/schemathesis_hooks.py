@@ -1,7 +1,8 @@
 """Schemathesis hooks for the items API's contract (loaded through SCHEMATHESIS_HOOKS).
 
 - `page-token` is the document's format for the opaque `next` token. A valid one is what a previous page
-  returned, base64url of {"id": <an item id>}, so the fuzzer makes such tokens for "valid" requests.
+  returned, the unpadded base64url of an item id, so the fuzzer makes such tokens for "valid" requests
+  (the document's pattern gives the token's shape, not which decoded ids exist).
 - `sigv4` is the document's security scheme. The auth provider marks a request as authenticated; the
   request is then signed with botocore's SigV4 for execute-api and the local credentials just before it
   is sent, over the final URL and body. Schemathesis' own probes (no credentials, invalid credentials)
@@ -17,12 +18,12 @@ from hypothesis import strategies as st
 
 from localdev.sigv4 import LocalCredentials, sign
 
-ITEM_ID = st.from_regex(r"[A-Za-z0-9_.:-]{1,128}", fullmatch=True)
+ITEM_ID = st.from_regex(r"[A-Za-z0-9_.:-]{1,128}", fullmatch=True).filter(lambda item_id: item_id not in (".", ".."))
 TO_BE_SIGNED = "SigV4 (signed at send time)"
 
 schemathesis.openapi.format(
     "page-token",
-    ITEM_ID.map(lambda item_id: base64.urlsafe_b64encode(json.dumps({"id": item_id}).encode()).decode().rstrip("=")),
+    ITEM_ID.map(lambda item_id: base64.urlsafe_b64encode(item_id.encode()).decode().rstrip("=")),
 )
 
 
