@@ -279,7 +279,7 @@ class LocalApi:
                 self.send_header("Connection", "close")
                 self.end_headers()
                 # http.server may refuse the request line before it sets self.command: read the verb sent.
-                sent_verb = self.command or (self.raw_requestline or b"").split(b" ", 1)[0].decode("latin-1")
+                sent_verb = self.command or b"".join((self.raw_requestline or b"").split()[:1]).decode("latin-1")
                 if sent_verb != "HEAD" and code >= 200 and code not in (204, 304):
                     self.wfile.write(payload)
 

@@ -14,7 +14,7 @@ import boto3
 import h11
 import pytest
 from awscrt import auth, http
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from api import contract
@@ -307,6 +307,10 @@ def raw_requests(draw) -> tuple[bytes, str]:
 
 
 @given(request=raw_requests())
+# Found by this search: answered without a status line (HTTP/0.9), a HEAD answer with a body, a 505.
+@example(request=(b"GET HTTP/1.1\r\nContent-Length: 0\r\n\r\n", "GET", True))
+@example(request=(b"HEAD /prod/items HTTP/2.0\r\nContent-Length: 0\r\n\r\n", "HEAD", True))
+@example(request=(b"HEAD\r\nContent-Length: 0\r\n\r\n", "HEAD", True))
 def test_any_bytes_get_exactly_one_json_answer_per_request_and_a_refused_request_writes_nothing(wire, request):
     raw, method, one_request = request
     assert_json_answers(wire, raw, method, one_request=one_request)
