@@ -8,11 +8,12 @@ to ./cdk.out with the same context, so the gate needs no Node.js CLI.
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
 
 from aws_cdk import App
 
-from config import ServiceConfig
+from config import ALLOWED, ConfigError, ServiceConfig
 from main import ServerlessBackendStack
 from policies.acknowledgements import apply_acknowledgements
 from policies.pack import apply_policies
@@ -41,14 +42,31 @@ def build_app(context: dict | None = None, **app_options) -> App:
     return app
 
 
-def main() -> None:
+def context_overrides(pairs: list[str]) -> dict:
+    """`-c key=value` options as a dict; ConfigError for one without a key and a value."""
+    overrides = {}
+    for pair in pairs:
+        key, equals, value = pair.partition("=")
+        if not key or not equals:
+            name = key if key in ALLOWED else "api_auth"
+            raise ConfigError(f"-c {pair}: expected KEY=VALUE, for example -c {name}={ALLOWED[name][1]}")
+        overrides[key] = value
+    return overrides
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("-c", "--context", action="append", default=[], metavar="KEY=VALUE")
-    args = parser.parse_args()
-    overrides = dict(item.split("=", 1) for item in args.context)
+    parser.add_argument("-o", "--output", default=str(PROJECT_ROOT / "cdk.out"), help="the cloud assembly's directory")
+    args = parser.parse_args(argv)
     # Under the CDK CLI, CDK_OUTDIR and the CLI's context are set and take precedence.
-    outdir = None if "CDK_OUTDIR" in os.environ else str(PROJECT_ROOT / "cdk.out")
-    assembly = build_app(overrides, outdir=outdir).synth()
+    outdir = None if "CDK_OUTDIR" in os.environ else args.output
+    try:
+        app = build_app(context_overrides(args.context), outdir=outdir)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    assembly = app.synth()
     if outdir is not None:
         for stack in assembly.stacks:
             print(f"Synthesized {stack.stack_name}: {Path(assembly.directory) / stack.template_file}")

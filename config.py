@@ -1,12 +1,29 @@
 """The deployer's settings: CDK context (defaults in cdk.json, `-c key=value` on the command line) -> the frozen
-ServiceConfig the stack is built from. The stack never reads context or environment variables itself."""
+ServiceConfig the stack is built from. The stack never reads context or environment variables itself.
 
+A mistake is a ConfigError of one line: the setting, the values it takes and the fix. Unknown settings are
+refused (a misspelled one would otherwise be ignored and its default used), with the closest known name.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
 from dataclasses import dataclass, fields
 
 from constructs import Node
 
 # CloudWatch Logs accepts only fixed retention periods; these are the ones the stack offers.
 LOG_RETENTION_DAYS = (7, 14, 30, 90, 180, 365)
+LOG_LEVELS = ("DEBUG", "INFO", "WARN", "ERROR")
+API_AUTH = ("iam", "none")
+# CDK's own context keys (feature flags "@aws-cdk/...", the CLI's "aws:cdk:...", cached lookups "key:account:...")
+# all carry a separator; the project's settings are plain snake_case names.
+_SETTING_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+class ConfigError(ValueError):
+    """A setting a person must fix: the message is the one line to show them."""
 
 
 @dataclass(frozen=True)
@@ -21,29 +38,76 @@ class ServiceConfig:
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
-        if self.api_auth not in ("iam", "none"):
-            raise ValueError(f"api_auth must be 'iam' or 'none', not {self.api_auth!r}")
-        if self.log_level not in ("DEBUG", "INFO", "WARN", "ERROR"):
-            raise ValueError(f"log_level must be DEBUG, INFO, WARN or ERROR, not {self.log_level!r}")
-        if self.log_retention_days not in LOG_RETENTION_DAYS:
-            raise ValueError(f"log_retention_days must be one of {list(LOG_RETENTION_DAYS)}")
-        if not 0 < self.error_rate_threshold_percent <= 100:
-            raise ValueError("error_rate_threshold_percent must be in (0, 100]")
+        _check("api_auth", self.api_auth in API_AUTH, self.api_auth)
+        _check("log_level", self.log_level in LOG_LEVELS, self.log_level)
+        _check("log_retention_days", self.log_retention_days in LOG_RETENTION_DAYS, self.log_retention_days)
+        _check(
+            "error_rate_threshold_percent",
+            0 < self.error_rate_threshold_percent <= 100,
+            self.error_rate_threshold_percent,
+        )
+        _check(
+            "alarm_email",
+            self.alarm_email == "" or re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", self.alarm_email) is not None,
+            self.alarm_email,
+        )
 
     @classmethod
     def from_context(cls, node: Node) -> "ServiceConfig":
-        values = {}
-        for field in fields(cls):
-            raw = node.try_get_context(field.name)
-            if raw is not None:
-                values[field.name] = _coerce(raw, field.type)
-        return cls(**values)
+        return cls.from_settings(settings_from_context(node.get_all_context()))
+
+    @classmethod
+    def from_settings(cls, settings: dict) -> "ServiceConfig":
+        """The config from settings as cdk.json (typed) or `-c` (strings) gives them."""
+        kinds = {field.name: field.type for field in fields(cls)}
+        return cls(**{name: _coerce(name, raw, kinds[name]) for name, raw in settings.items()})
 
 
-def _coerce(raw, kind: type):
+def settings_from_context(context: dict) -> dict:
+    """The project's settings in the context, refusing names that are not settings."""
+    known = [field.name for field in fields(ServiceConfig)]
+    settings = {}
+    for name, value in context.items():
+        if not _SETTING_NAME.fullmatch(name):
+            continue
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {close[0]}?" if close else "the settings are " + ", ".join(sorted(known))
+            raise ConfigError(f"unknown setting {name} (from -c {name}=... or cdk.json): {hint}")
+        settings[name] = value
+    return settings
+
+
+# What each setting takes, and a value to show in the fix: the one place the error messages read.
+ALLOWED = {
+    "retain_data": ("true or false", "true"),
+    "api_auth": ("iam or none", "iam"),
+    "alarm_email": ("an e-mail address, or empty for no alarm e-mail", "ops@example.com"),
+    "log_retention_days": ("one of " + ", ".join(map(str, LOG_RETENTION_DAYS)), "30"),
+    "error_rate_threshold_percent": ("a number above 0 and at most 100", "5"),
+    "log_level": ("DEBUG, INFO, WARN or ERROR", "INFO"),
+}
+
+
+def _check(name: str, holds: bool, value) -> None:
+    if not holds:
+        allowed, example = ALLOWED[name]
+        raise ConfigError(f"{name} must be {allowed}, not {value!r}: for example -c {name}={example}")
+
+
+def _coerce(name: str, raw, kind: str):
     """Context from `-c key=value` arrives as a string; from cdk.json it arrives typed."""
-    if kind is bool and isinstance(raw, str):
-        if raw.lower() not in ("true", "false"):
-            raise ValueError(f"expected true or false, got {raw!r}")
-        return raw.lower() == "true"
-    return kind(raw)
+    if not isinstance(raw, str):
+        return raw
+    try:
+        if kind == "bool":
+            if raw.lower() not in ("true", "false"):
+                raise ValueError(raw)
+            return raw.lower() == "true"
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+    except ValueError:
+        _check(name, False, raw)
+    return raw

@@ -1,30 +1,41 @@
 #!/usr/bin/env python3
 """Runs tox from a project-local virtual environment that it creates on first use.
 
-A fresh clone needs only Python 3.11+: `python3 dev.py` runs the whole gate, `python3 dev.py -e synth`
-synthesizes. Every argument is passed to tox. tox then builds its own environments from requirements-dev.txt.
+A fresh clone needs only Python 3.11+: `python3 dev.py` runs the whole gate, `python3 dev.py -e local` serves
+the API locally, `python3 dev.py -e deploy` deploys. Every argument is passed to tox, which builds its
+environments with uv (tox-uv): one download and one copy on disk of each package, hard-linked into every
+environment that uses it.
 """
 
 import os
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 TOOL_ENV = ROOT / ".dev-venv"
-TOX_REQUIREMENT = "tox==4.67.13"
+TOOL_REQUIREMENTS = ("tox==4.67.13", "tox-uv==1.37.1")
 
 
 def main() -> int:
     if sys.version_info < (3, 11):
-        sys.exit(f"Python 3.11 or newer is needed, this is {sys.version.split()[0]}")
+        sys.exit(f"error: Python 3.11 or newer is needed, this is {sys.version.split()[0]}: run dev.py with python3.11+")
     bin_dir = TOOL_ENV / ("Scripts" if os.name == "nt" else "bin")
     tox = bin_dir / "tox"
     if not tox.exists():
-        print(f"Creating {TOOL_ENV.name}/ with {TOX_REQUIREMENT} (first run only)", flush=True)
+        started = time.monotonic()
+        print(f"dev.py: first run: creating {TOOL_ENV.name}/ with {' and '.join(TOOL_REQUIREMENTS)}", flush=True)
         venv.EnvBuilder(with_pip=True, clear=True).create(TOOL_ENV)
-        subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "-q", TOX_REQUIREMENT], check=True)
+        subprocess.run(
+            [str(bin_dir / "python"), "-m", "pip", "install", "--progress-bar", "on", *TOOL_REQUIREMENTS], check=True
+        )
+        print(
+            f"dev.py: {TOOL_ENV.name}/ ready in {time.monotonic() - started:.0f} s; tox now installs the "
+            "environment's packages with uv, then runs it",
+            flush=True,
+        )
     return subprocess.call([str(tox), *sys.argv[1:]], cwd=ROOT)
 
 

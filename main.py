@@ -402,6 +402,8 @@ class ServerlessBackendStack(Stack):
         return topic
 
     def _build_outputs(self) -> None:
+        # RestApi's own Endpoint output (ItemsApiEndpoint<hash>) repeats ApiUrl under a hashed name.
+        self.api.node.try_remove_child("Endpoint")
         CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the items API (prod stage)")
         CfnOutput(self, "TableName", value=self.table.table_name, description="DynamoDB items table")
         CfnOutput(

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The deploy role's CDK app: `npx aws-cdk deploy --app "python3 deploy_role/app.py" -c github_owner=... -c github_repo=...`.
+"""The deploy role's CDK app: `python3 dev.py -e deploy -- --app "python deploy_role/app.py" -c github_owner=... -c github_repo=...`.
 
 Deployed once by an administrator, separately from the service stack. Tags, cdk-nag, the project's
 policies and acknowledgements apply to it as to the service.
@@ -12,6 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aws_cdk import App  # noqa: E402
 
+from config import ConfigError  # noqa: E402
 from deploy_role.stack import DeployRoleConfig, GitHubDeployRoleStack  # noqa: E402
 from policies.pack import apply_policies  # noqa: E402
 from policies.tagging import apply_tags  # noqa: E402
@@ -34,5 +35,15 @@ def build_app(context: dict | None = None, **app_options) -> App:
     return app
 
 
+def main() -> int:
+    try:
+        app = build_app()
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    app.synth()
+    return 0
+
+
 if __name__ == "__main__":
-    build_app().synth()
+    sys.exit(main())

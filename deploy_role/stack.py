@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Stack
+from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
+
+from config import ConfigError
 
 GITHUB_OIDC_URL = "https://token.actions.githubusercontent.com"
 GITHUB_TOKEN_ISSUER = "token.actions.githubusercontent.com"
@@ -22,6 +24,8 @@ DEPLOY_ENVIRONMENT = "production"
 # The qualifier of `cdk bootstrap`'s default template, and the three roles a `cdk deploy` assumes.
 BOOTSTRAP_QUALIFIER = "hnb659fds"
 BOOTSTRAP_ROLES = ("deploy", "file-publishing", "lookup")
+# The stack output the README's set-up step reads into the repository variable DEPLOY_ROLE_ARN.
+DEPLOY_ROLE_OUTPUT = "DeployRoleArn"
 
 
 @dataclass(frozen=True)
@@ -31,10 +35,19 @@ class DeployRoleConfig:
     existing_oidc_provider_arn: str = ""
 
     def __post_init__(self) -> None:
+        missing = [name for name in ("github_owner", "github_repo") if not getattr(self, name)]
+        if missing:
+            raise ConfigError(
+                f"{' and '.join(missing)} not given: pass -c github_owner=<owner> -c github_repo=<repo> "
+                "(and -c oidc_provider_arn=<arn> if the account already has GitHub's OIDC provider)"
+            )
         for name in ("github_owner", "github_repo"):
             value = getattr(self, name)
-            if not value or any(c in value for c in "*?/: "):
-                raise ValueError(f"{name} must be a plain GitHub name (no wildcards or separators), not {value!r}")
+            if any(c in value for c in "*?/: "):
+                raise ConfigError(
+                    f"{name} must be a plain GitHub name (no wildcards, '/', ':' or spaces), not {value!r}: "
+                    f"for example -c {name}=acme"
+                )
 
     @property
     def subject(self) -> str:
@@ -46,6 +59,12 @@ class GitHubDeployRoleStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         self.provider_arn = self._build_oidc_provider(config)
         self.role = self._build_deploy_role(config)
+        CfnOutput(
+            self,
+            DEPLOY_ROLE_OUTPUT,
+            value=self.role.role_arn,
+            description="Set as the repository variable DEPLOY_ROLE_ARN (README, CI/CD)",
+        )
 
     def _build_oidc_provider(self, config: DeployRoleConfig) -> str:
         """The account's one GitHub provider: created here, or the existing one passed in by context."""

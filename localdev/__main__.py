@@ -1,13 +1,18 @@
 """`python -m localdev`: synthesize the stack, then serve its API on 127.0.0.1 against a local DynamoDB.
 
-Ctrl-C stops it. Data lives for the run only (the local DynamoDB keeps it in memory).
+Ctrl-C stops it. Data lives for the run only (the local DynamoDB keeps it in memory). The local assembly is
+synthesized into a temporary directory, removed on exit: cdk.out/ holds only what the gate checked, never a
+variant such as -c api_auth=none that one `cdk deploy --app cdk.out` would ship.
 """
 
 import argparse
+import errno
 import json
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -17,7 +22,6 @@ from localdev.sigv4 import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY, LocalCr
 from localdev.template import read_api
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-ASSEMBLY = PROJECT_ROOT / "cdk.out"
 CONTRACT = PROJECT_ROOT / "api" / "openapi.json"
 LOCAL_TABLE = "items-local"
 
@@ -35,18 +39,43 @@ def main() -> int:
     args = parser.parse_args()
     credentials = None if args.no_auth else LocalCredentials(args.access_key_id, args.secret_access_key, args.region)
 
+    port_problem = _port_problem(args.port)
+    if port_problem:
+        print(f"error: {port_problem}", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="localdev-cdk.out-") as assembly:
+        return _synthesize_and_serve(args, credentials, Path(assembly))
+
+
+def _port_problem(port: int) -> str | None:
+    """Why the server could not listen on 127.0.0.1:port, checked before the synthesis it would waste."""
+    if not 0 <= port <= 65535:
+        return f"--port must be from 0 to 65535, not {port}: for example --port 3001, or --port 0 for a free one"
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as http.server's own socket does
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as error:
+            reason = "is in use" if error.errno == errno.EADDRINUSE else f"cannot be used ({error.strerror})"
+            return f"port {port} on 127.0.0.1 {reason}: pass --port 3001 (another port) or --port 0 (a free one)"
+    return None
+
+
+def _synthesize_and_serve(args, credentials: LocalCredentials | None, assembly: Path) -> int:
     print("Synthesizing the stack (cdk-nag and the policies run too)...", flush=True)
     # In a child process, so that jsii's Node.js process is gone before the server starts.
     context = [option for pair in args.context for option in ("-c", pair)]
-    subprocess.run([sys.executable, str(PROJECT_ROOT / "app.py"), *context], check=True)
-    template = _stack_template(ASSEMBLY)
+    synthesized = subprocess.run([sys.executable, str(PROJECT_ROOT / "app.py"), "-o", str(assembly), *context])
+    if synthesized.returncode != 0:
+        return synthesized.returncode  # app.py has said what to fix, in one line
+    template = _stack_template(assembly)
 
     stopped = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     with LocalDynamoDB() as dynamodb:
         dynamodb.create_table_from_template(template, LOCAL_TABLE)
-        api = read_api(template, ASSEMBLY, LOCAL_TABLE)
+        api = read_api(template, assembly, LOCAL_TABLE)
         local = LocalApi(
             api,
             dynamodb.endpoint_url,

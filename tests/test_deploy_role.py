@@ -9,6 +9,7 @@ import pytest
 from aws_cdk import aws_iam as iam
 
 from deploy_role.app import STACK_ID, build_app
+from config import ConfigError
 from deploy_role.stack import DeployRoleConfig
 
 CONTEXT = {"github_owner": "acme", "github_repo": "items-service"}
@@ -104,7 +105,26 @@ def test_an_existing_provider_is_used_instead_of_a_new_one(tmp_path_factory):
     assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Federated": existing}
 
 
-@pytest.mark.parametrize("owner, repo", [("", "r"), ("acme", "*"), ("acme/other", "r"), ("ac me", "r")])
+@pytest.mark.parametrize("owner, repo", [("acme", "*"), ("acme/other", "r"), ("ac me", "r")])
 def test_owner_and_repo_must_be_plain_names(owner, repo):
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="plain GitHub name.*for example -c github_"):
         DeployRoleConfig(github_owner=owner, github_repo=repo)
+
+
+def test_the_app_without_its_flags_says_which_to_pass(capsys, monkeypatch):
+    from deploy_role import app
+
+    monkeypatch.setattr(app, "build_app", lambda: build_app({}))
+    assert app.main() == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "-c github_owner=<owner> -c github_repo=<repo>" in err
+
+
+def test_the_role_arn_is_the_output_the_readme_tells_you_to_copy(deploy_role):
+    from deploy_role.stack import DEPLOY_ROLE_OUTPUT
+
+    _, template, _ = deploy_role
+    role_id, _ = _only(template, "AWS::IAM::Role")
+    assert template["Outputs"][DEPLOY_ROLE_OUTPUT]["Value"] == {"Fn::GetAtt": [role_id, "Arn"]}
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert f"`{DEPLOY_ROLE_OUTPUT}`" in readme and "DEPLOY_ROLE_ARN" in readme

@@ -173,7 +173,12 @@ def test_a_route_added_to_the_stack_is_served_without_runner_changes(tmp_path, l
 # The command itself ----------------------------------------------------------------------------------------------
 
 
+def _files(directory: Path) -> dict:
+    return {str(p): p.stat().st_mtime_ns for p in directory.rglob("*")} if directory.exists() else {}
+
+
 def test_command_prints_the_url_serves_and_stops_cleanly_on_ctrl_c():
+    checked_assembly = _files(PROJECT_ROOT / "cdk.out")
     process = subprocess.Popen(
         [sys.executable, "-m", "localdev", "--port", "0"],
         cwd=PROJECT_ROOT,
@@ -206,6 +211,33 @@ def test_command_prints_the_url_serves_and_stops_cleanly_on_ctrl_c():
     assert process.returncode == 0, rest
     assert re.search(r"POST /prod/items 201 \d+ ms", rest) and "Stopping." in rest
     assert "Traceback" not in rest
+    assert _files(PROJECT_ROOT / "cdk.out") == checked_assembly, "local mode never writes the checked cdk.out/"
+
+
+def test_a_busy_port_is_one_line_naming_port_before_any_synthesis():
+    with socket.socket() as occupied:
+        occupied.bind(("127.0.0.1", 0))
+        occupied.listen()
+        port = occupied.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "localdev", "--port", str(port)],
+            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60,
+        )
+    assert result.returncode == 2 and "Synthesizing" not in result.stdout
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert f"port {port} on 127.0.0.1 is in use" in result.stderr and "--port" in result.stderr
+
+
+def test_a_settings_mistake_in_local_mode_is_the_apps_one_line():
+    result = subprocess.run(
+        [sys.executable, "-m", "localdev", "--port", "0", "-c", "log_retension_days=7"],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == (
+        "error: unknown setting log_retension_days (from -c log_retension_days=... or cdk.json): "
+        "did you mean log_retention_days?"
+    )
 
 
 # SigV4, checked locally as API Gateway checks AWS_IAM methods --------------------------------------------------

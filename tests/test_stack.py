@@ -576,6 +576,11 @@ def test_outputs_name_the_api_url_table_and_bucket(synth):
     assert outputs["ArtifactsBucketName"]["Value"] == {"Ref": bucket_id}
 
 
+def test_the_outputs_are_exactly_the_three_the_readme_names(synth):
+    """RestApi adds an Endpoint output of its own (ItemsApiEndpoint<hash>); ApiUrl already says it."""
+    assert set(synth.template_json["Outputs"]) == {"ApiUrl", "TableName", "ArtifactsBucketName"}
+
+
 # 11. Minimal --------------------------------------------------------------------------------------------------
 
 
