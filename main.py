@@ -241,7 +241,6 @@ class ServerlessBackendStack(Stack):
             role=self.function_role.without_policy_updates(),
             environment={
                 "TABLE_NAME": self.table.table_name,
-                "SERVICE_NAME": "items-api",
                 "LOG_LEVEL": self.config.log_level,
             },
         )

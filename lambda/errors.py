@@ -6,8 +6,10 @@ raise so that it counts in the function's Errors metric, which the stack's alarm
 
 
 class ApiError(Exception):
-    status = 400
-    code = "BadRequest"
+    """Subclasses set the HTTP status and the stable code."""
+
+    status: int
+    code: str
 
     def __init__(self, message: str, *, headers: dict | None = None):
         super().__init__(message)

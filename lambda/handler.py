@@ -140,12 +140,12 @@ def _page_within_payload_limit(items: list[dict], last_id: str | None) -> dict:
     DynamoDB bounds a Scan page at 1 MB stored, but escaping grows it: a stored control character is 7 bytes
     in the runtime's response envelope, so a page near 1 MB can exceed Lambda's 6 MB response payload, which
     API Gateway would answer with 502 for every reader of that page. Escaping is per character, so each item
-    adds exactly its own escaped length (tests/test_handler.py checks the prediction against the real size).
+    adds exactly its own escaped length (tests/test_handler_limits.py checks the prediction against the real size).
     """
     page = _page(items, last_id)
     if _payload_bytes(_response(200, page, {})) <= limits.LAMBDA_SYNC_PAYLOAD_BYTES:
         return page
-    longest_token_page = _page([], "x" * 128)
+    longest_token_page = _page([], "x" * validation.MAX_ID_LENGTH)
     budget = limits.LAMBDA_SYNC_PAYLOAD_BYTES - _payload_bytes(_response(200, longest_token_page, {}))
     kept = 0
     for index, item in enumerate(items):

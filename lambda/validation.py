@@ -21,7 +21,8 @@ MAX_NESTING = limits.DYNAMODB_NESTING_LEVELS
 MAX_NUMBER_DIGITS = limits.DYNAMODB_NUMBER_DIGITS
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
-ID_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+MAX_ID_LENGTH = 128
+ID_PATTERN = re.compile(rf"[A-Za-z0-9_.:-]{{1,{MAX_ID_LENGTH}}}")
 # "." and ".." are dot-segments: a client resolving a Location such as /prod/items/.. (RFC 3986, section
 # 5.2.4, as curl and browsers do) would land on the stage or the collection, not on the item.
 DOT_SEGMENTS = (".", "..")
@@ -31,7 +32,8 @@ ID_RULE = "id must be 1-128 characters of A-Z, a-z, 0-9, '_', '.', ':' or '-', a
 MAX_VERSION = 2**53 - 1
 VERSION_PATTERN = re.compile(r"[1-9][0-9]{0,15}")
 # A page token is the base64url (unpadded) of the last id of a page: 1-128 bytes encode to 2-171 characters.
-PAGE_TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{2,171}")
+MAX_PAGE_TOKEN_LENGTH = -(-MAX_ID_LENGTH * 4 // 3)
+PAGE_TOKEN_PATTERN = re.compile(rf"[A-Za-z0-9_-]{{2,{MAX_PAGE_TOKEN_LENGTH}}}")
 # The longest integer literal a storable number can be written as: one digit per power of ten up to 10^125.
 _MAX_INTEGER_LITERAL_DIGITS = limits.DYNAMODB_NUMBER_MAX_EXPONENT + 1
 NUMBER_RANGE_RULE = "numbers must lie between 1E-130 and 1E+126 in magnitude"

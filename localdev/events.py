@@ -7,9 +7,6 @@ import time
 import uuid
 from urllib.parse import parse_qs, unquote
 
-STAGE = "prod"
-
-
 def proxy_event(
     method: str,
     resource: str,
@@ -19,6 +16,7 @@ def proxy_event(
     query_string: str = "",
     headers: dict | list[tuple[str, str]] | None = None,
     body: bytes | str | None = None,
+    stage: str,
 ) -> dict:
     """The event API Gateway sends to a Lambda proxy integration for one request.
 
@@ -50,8 +48,8 @@ def proxy_event(
         "requestContext": {
             "resourcePath": resource,
             "httpMethod": method,
-            "path": f"/{STAGE}{path}",
-            "stage": STAGE,
+            "path": f"/{stage}{path}",
+            "stage": stage,
             "requestId": request_id,
             "extendedRequestId": request_id,
             "requestTimeEpoch": int(time.time() * 1000),

@@ -63,10 +63,16 @@ class ApiDefinition:
         return None
 
 
+def stage_name(template: dict) -> str:
+    """The API's one stage, as the template names it."""
+    [stage] = [r for r in template["Resources"].values() if r["Type"] == "AWS::ApiGateway::Stage"]
+    return stage["Properties"]["StageName"]
+
+
 def read_api(template: dict, assembly_dir: Path, table_name: str) -> ApiDefinition:
     resources = template["Resources"]
     [api_id] = _of_type(resources, "AWS::ApiGateway::RestApi")
-    [stage_id] = _of_type(resources, "AWS::ApiGateway::Stage")
+    stage = stage_name(template)
     [table_id] = _of_type(resources, "AWS::DynamoDB::Table")
     routes = []
     for method_id in _of_type(resources, "AWS::ApiGateway::Method"):
@@ -92,7 +98,7 @@ def read_api(template: dict, assembly_dir: Path, table_name: str) -> ApiDefiniti
         for r in (resources[k] for k in _of_type(resources, "AWS::ApiGateway::GatewayResponse"))
     }
     return ApiDefinition(
-        stage=resources[stage_id]["Properties"]["StageName"],
+        stage=stage,
         routes=sorted(routes, key=lambda r: (r.path, r.method)),
         functions=functions,
         gateway_responses=gateway_responses,

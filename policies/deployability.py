@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-from policies.rules import ACCOUNT_LOG_GROUPS, API_GATEWAY_LOGGING_ACTIONS, PolicyRule, _allow_statements, _arn_text, _as_list
-from policies.template_graph import DependencyGraph, references
+from policies.rules import ACCOUNT_LOG_GROUPS, API_GATEWAY_LOGGING_ACTIONS, PolicyRule, _allow_statements, _arn_text
+from policies.template_graph import DependencyGraph, as_list, references, statement_actions, statement_resources
 
 RETAINING_POLICIES = frozenset({"Retain", "RetainExceptOnCreate", "Snapshot"})
 CUSTOM_RESOURCE = "AWS::CloudFormation::CustomResource"
@@ -265,17 +265,17 @@ class ApiGatewayAccountRoleCanLog(PolicyRule):
             service
             for s in trust.get("Statement", [])
             if s.get("Effect") == "Allow"
-            for service in _as_list(s.get("Principal", {}).get("Service", []))
+            for service in as_list(s.get("Principal", {}).get("Service", []))
         }
         if "apigateway.amazonaws.com" not in principals:
             problems.append(f"role {role_id} cannot be assumed by apigateway.amazonaws.com")
         granted: set[str] = set()
-        for resource_type, role_properties in _role_policy_documents(graph, role_id):
+        for _, role_properties in _role_policy_documents(graph, role_id):
             if any(API_GATEWAY_LOGGING_MANAGED_POLICY in _arn_text(a) for a in role_properties.get("ManagedPolicyArns", [])):
                 granted |= API_GATEWAY_LOGGING_ACTIONS
-            for statement in _allow_statements(resource_type, role_properties):
-                if {_arn_text(r) for r in _as_list(statement.get("Resource", []))} & ACCOUNT_WIDE_LOG_RESOURCES:
-                    granted |= set(_as_list(statement.get("Action", [])))
+            for statement in _allow_statements(role_properties):
+                if {_arn_text(r) for r in statement_resources(statement)} & ACCOUNT_WIDE_LOG_RESOURCES:
+                    granted |= set(statement_actions(statement))
         missing = sorted(API_GATEWAY_LOGGING_ACTIONS - granted)
         if missing:
             problems.append(f"role {role_id} lacks {', '.join(missing)} on the account's log groups")

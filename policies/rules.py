@@ -17,7 +17,7 @@ from constructs import IConstruct
 
 from policies.taggability import tag_property
 from policies.tagging import REQUIRED_TAGS
-from policies.template_graph import DependencyGraph
+from policies.template_graph import DependencyGraph, policy_statements, statement_actions, statement_resources
 
 # Actions for which AWS offers no resource-level permissions, so `Resource: "*"` is the only option.
 # Anything added here must be checked against the Service Authorization Reference ("Resource types" empty).
@@ -185,16 +185,8 @@ class BucketDeniesInsecureTransport(PolicyRule):
 IAM_POLICY_TYPES = frozenset({"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::Role"})
 
 
-def _allow_statements(resource_type: str, properties: dict) -> list[dict]:
-    if resource_type == "AWS::IAM::Role":
-        documents = [p.get("PolicyDocument", {}) for p in properties.get("Policies", [])]
-    else:
-        documents = [properties.get("PolicyDocument", {})]
-    return [s for d in documents for s in d.get("Statement", []) if s.get("Effect") == "Allow"]
-
-
-def _as_list(value) -> list:
-    return value if isinstance(value, list) else [value]
+def _allow_statements(properties: dict) -> list[dict]:
+    return [s for s in policy_statements({"Properties": properties}) if s.get("Effect") == "Allow"]
 
 
 class NoWildcardActions(PolicyRule):
@@ -210,10 +202,10 @@ class NoWildcardActions(PolicyRule):
     def check(self, properties, logical_id, template):
         resource_type = template["Resources"][logical_id]["Type"]
         problems = []
-        for statement in _allow_statements(resource_type, properties):
+        for statement in _allow_statements(properties):
             if "NotAction" in statement:
                 problems.append("an Allow statement uses NotAction")
-            for action in _as_list(statement.get("Action", [])):
+            for action in statement_actions(statement):
                 if isinstance(action, str) and (action == "*" or action.endswith(":*")):
                     problems.append(f"allows wildcard action {action}")
         return problems
@@ -236,11 +228,11 @@ class UnscopedResourcesOnlyWhereUnavoidable(PolicyRule):
     def check(self, properties, logical_id, template):
         resource_type = template["Resources"][logical_id]["Type"]
         problems = []
-        for statement in _allow_statements(resource_type, properties):
-            resources = [_arn_text(r) for r in _as_list(statement.get("Resource", []))]
+        for statement in _allow_statements(properties):
+            resources = [_arn_text(r) for r in statement_resources(statement)]
             unscoped = [r for r in resources if r == "*" or ACCOUNT_WIDE_ARN.match(PSEUDO_PARAMETER.sub("x", r))]
             if "NotResource" in statement or unscoped:
-                scopable = sorted(set(_as_list(statement.get("Action", []))) - UNSCOPABLE_ACTIONS)
+                scopable = sorted(set(statement_actions(statement)) - UNSCOPABLE_ACTIONS)
                 if scopable and not self._is_api_gateway_logging_grant(logical_id, template, scopable, unscoped):
                     where = "every resource (*)" if "*" in unscoped or not unscoped else ", ".join(unscoped)
                     problems.append(f"allows {', '.join(map(str, scopable))} on {where}")

@@ -1,4 +1,10 @@
-"""The dependency graph CloudFormation derives from a template, for rules about ordering.
+"""How the project reads a synthesized template: IAM statements, references, and the dependency graph.
+
+IAM: a statement's Action, Resource or Principal may be one value or a list ("IAM JSON policy elements",
+IAM User Guide), and CDK writes a single action as a string; every reader goes through as_list, so the two
+are the same thing everywhere (rules, deployability rules, tests).
+
+The dependency graph is what CloudFormation derives from a template, for rules about ordering.
 
 CloudFormation creates a resource after everything it references (Ref, Fn::GetAtt, Fn::Sub) or names in
 DependsOn, and deletes it before them; resources with no path between them are created and deleted in
@@ -12,6 +18,28 @@ import re
 from functools import cache
 
 _SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
+
+
+def as_list(value) -> list:
+    """An IAM element's values: one value or a list of them, as a list."""
+    return value if isinstance(value, list) else [value]
+
+
+def statement_actions(statement: dict) -> list[str]:
+    return as_list(statement.get("Action", []))
+
+
+def statement_resources(statement: dict) -> list:
+    return as_list(statement.get("Resource", []))
+
+
+def policy_statements(resource: dict) -> list[dict]:
+    """Every statement of an IAM role's or policy's inline documents (Policies, or PolicyDocument)."""
+    properties = resource.get("Properties", {})
+    documents = [policy["PolicyDocument"] for policy in properties.get("Policies", [])]
+    if "PolicyDocument" in properties:
+        documents.append(properties["PolicyDocument"])
+    return [statement for document in documents for statement in as_list(document.get("Statement", []))]
 
 
 def references(value) -> set[str]:

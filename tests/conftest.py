@@ -104,20 +104,22 @@ def handler_module(synth, local_dynamodb):
     return handler
 
 
-@pytest.fixture(scope="session")
-def dynamodb_calls(handler_module) -> list[dict]:
-    """Every DynamoDB API call the handler's client makes in this session: operation name and parameters."""
+@pytest.fixture
+def dynamodb_calls(handler_module):
+    """The DynamoDB API calls the handler's client makes during one test: operation name and parameters."""
     calls = []
 
     def record(model, params, **_):
         calls.append({"operation": model.name, "params": params})
 
-    handler_module._dynamodb.meta.events.register("before-parameter-build.dynamodb", record)
-    return calls
+    events = handler_module._dynamodb.meta.events
+    events.register("before-parameter-build.dynamodb", record)
+    yield calls
+    events.unregister("before-parameter-build.dynamodb", record)
 
 
 @pytest.fixture
-def fresh_table(handler_module, local_dynamodb, synth, monkeypatch, dynamodb_calls) -> str:
+def fresh_table(handler_module, local_dynamodb, synth, monkeypatch) -> str:
     """An empty table of the synthesized shape for one test, swapped in behind the handler."""
     from repository import ItemRepository
 
@@ -129,15 +131,17 @@ def fresh_table(handler_module, local_dynamodb, synth, monkeypatch, dynamodb_cal
 class ApiClient:
     """Calls the handler the way API Gateway's proxy integration does, and decodes the response."""
 
-    def __init__(self, handler_module):
+    def __init__(self, handler_module, stage: str):
         self._handler = handler_module.handler
+        self.stage = stage
 
     def request(self, method: str, path: str, *, body=None, query: str = "", headers: dict | None = None):
         if isinstance(body, (dict, list, int, float)):
             body = json.dumps(body)
         resource, parameters = route_of(path)
         event = proxy_event(
-            method, resource, path, path_parameters=parameters, query_string=query, headers=headers, body=body
+            method, resource, path, path_parameters=parameters, query_string=query, headers=headers, body=body,
+            stage=self.stage,
         )
         response = self._handler(event, None)
         return Response(response)
@@ -162,6 +166,14 @@ def route_of(path: str) -> tuple[str, dict]:
     return path, {}
 
 
+@pytest.fixture(scope="session")
+def stage(synth) -> str:
+    """The API's stage, as the synthesized template names it (main.py names it once)."""
+    from localdev.template import stage_name
+
+    return stage_name(synth.template_json)
+
+
 @pytest.fixture
-def api(handler_module, fresh_table) -> ApiClient:
-    return ApiClient(handler_module)
+def api(handler_module, fresh_table, stage) -> ApiClient:
+    return ApiClient(handler_module, stage)

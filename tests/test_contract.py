@@ -111,6 +111,16 @@ def test_every_operation_documents_api_gateways_size_refusals():
                 assert contract.resolve(operation["responses"]["414"])["x-error-codes"] == ["URI_TOO_LONG"]
 
 
+def test_the_documents_page_token_pattern_is_the_functions(handler_module):
+    import validation
+
+    document = contract.load()
+    [next_parameter] = [p for p in document["paths"]["/items"]["get"]["parameters"] if p["name"] == "next"]
+    returned = document["components"]["schemas"]["ItemPage"]["properties"]["next"]
+    for schema in (next_parameter["schema"], returned):
+        assert schema["pattern"] == f"^{validation.PAGE_TOKEN_PATTERN.pattern}$"
+
+
 ID = Draft4Validator(contract.resolve({"$ref": "#/components/schemas/Id"}))
 
 

@@ -242,7 +242,7 @@ def test_unknown_route_is_a_404(api):
 
 
 def test_wrong_method_is_a_405_with_allow(api):
-    response = api.request("PATCH", "/items/x")
+    response = api.request("TRACE", "/items/x")  # a verb no API adds as an operation
     assert_error(response, 405, "MethodNotAllowed")
     assert response.headers["Allow"] == "DELETE, GET, PUT"
 
@@ -263,3 +263,10 @@ def test_one_structured_log_line_per_request_without_bodies(api, caplog):
     assert all(r.request_id and r.duration_ms >= 0 for r in records)
     for record in caplog.records:
         assert secret_value not in record.getMessage() and secret_value not in str(record.__dict__)
+
+
+def test_location_uses_the_stage_the_request_came_through(handler_module, fresh_table):
+    from conftest import ApiClient
+
+    response = ApiClient(handler_module, "v2").request("POST", "/items", body={"id": "staged"})
+    assert response.status == 201 and response.headers["Location"] == "/v2/items/staged"

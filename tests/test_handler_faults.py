@@ -30,29 +30,33 @@ def repoint(handler_module, monkeypatch):
     return to
 
 
-def test_throttling_is_retried_until_it_succeeds(handler_module, local_dynamodb, fresh_table, repoint):
-    ApiClient(handler_module).request("POST", "/items", body={"id": "t1"})
+def test_throttling_is_retried_until_it_succeeds(handler_module, local_dynamodb, fresh_table, repoint, stage):
+    ApiClient(handler_module, stage).request("POST", "/items", body={"id": "t1"})
     with ThrottlingProxy(local_dynamodb.endpoint_url, throttle_first=2) as proxy:
         attempts = repoint(proxy.endpoint_url, fresh_table)
-        response = ApiClient(handler_module).request("GET", "/items/t1")
+        response = ApiClient(handler_module, stage).request("GET", "/items/t1")
     assert response.status == 200 and response.json["id"] == "t1"
     assert len(attempts) == proxy.requests == 3
 
 
-def test_persistent_throttling_is_raised_for_the_error_metric(handler_module, local_dynamodb, fresh_table, repoint):
+def test_persistent_throttling_is_raised_for_the_error_metric(
+    handler_module, local_dynamodb, fresh_table, repoint, stage
+):
     with ThrottlingProxy(local_dynamodb.endpoint_url, throttle_first=10**6) as proxy:
         attempts = repoint(proxy.endpoint_url, fresh_table)
         with pytest.raises(ClientError) as raised:
-            handler_module.handler(proxy_event("GET", "/items/{id}", "/items/t2", path_parameters={"id": "t2"}), None)
+            handler_module.handler(
+                proxy_event("GET", "/items/{id}", "/items/t2", path_parameters={"id": "t2"}, stage=stage), None
+            )
     assert raised.value.response["Error"]["Code"] == "ThrottlingException"
     assert len(attempts) == proxy.requests == handler_module.MAX_ATTEMPTS
 
 
-def test_dynamodb_going_away_mid_test_is_raised_after_retries(handler_module, synth, repoint):
+def test_dynamodb_going_away_mid_test_is_raised_after_retries(handler_module, synth, repoint, stage):
     server = LocalDynamoDB().start()
     table = server.create_table_from_template(synth.template_json, "items-going-away")
     attempts = repoint(server.endpoint_url, table)
-    api = ApiClient(handler_module)
+    api = ApiClient(handler_module, stage)
     assert api.request("POST", "/items", body={"id": "before"}).status == 201
     server.stop()
     del attempts[:]

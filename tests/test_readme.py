@@ -1,0 +1,74 @@
+"""Every command, file, output, variable and setting the README names exists as named (a newcomer follows it
+word for word); the commands that run offline are run by the other tests (test_local_api, test_cdk_cli)."""
+
+import configparser
+import os
+import re
+from dataclasses import fields
+
+import yaml
+
+from config import ServiceConfig
+from conftest import PROJECT_ROOT
+
+README = (PROJECT_ROOT / "README.md").read_text()
+TOX = configparser.ConfigParser(interpolation=None)
+TOX.read(PROJECT_ROOT / "tox.ini")
+# Made by running the project, never committed.
+GENERATED = ("cdk.out", "bench/results", ".dev-venv", ".tox", "node_modules", ".venv")
+# Named in the README but not the project's files: what each is.
+NOT_PROJECT_FILES = {
+    "endpoints.json": "botocore's data file",
+    "validation-report.json": "written by synthesis into cdk.out/",
+    "components/x-platform-limits": "a place in api/openapi.json",
+    "aws-actions/configure-aws-credentials": "a GitHub action",
+}
+
+
+def test_every_dev_py_environment_the_readme_names_is_in_tox_ini():
+    named = set(re.findall(r"python3 dev\.py -e (\w+)", README)) | set(re.findall(r"`-e (\w+)`", README))
+    environments = {section.removeprefix("testenv:") for section in TOX.sections() if section.startswith("testenv:")}
+    assert named and named <= environments, named - environments
+
+
+def test_every_project_file_the_readme_names_exists():
+    paths = set(re.findall(r"`((?:[\w.-]+/)+[\w.-]*|[\w-]+\.(?:py|json|ini|txt|yml|md|toml))`", README))
+    paths |= set(re.findall(r"\]\(((?!https?:|#)[^)]+)\)", README))
+    tracked = set()
+    for _, directories, files in os.walk(PROJECT_ROOT):
+        directories[:] = [d for d in directories if d not in (".git", ".tox", ".dev-venv", "node_modules", "cdk.out")]
+        tracked |= set(files)
+    missing = [
+        p
+        for p in paths - set(NOT_PROJECT_FILES)
+        if not p.startswith(GENERATED) and not (PROJECT_ROOT / p).exists() and not ("/" not in p and p in tracked)
+    ]
+    assert paths and not missing, missing
+
+
+def test_the_document_pointer_the_readme_names_exists():
+    import json
+
+    assert "x-platform-limits" in json.loads((PROJECT_ROOT / "api" / "openapi.json").read_text())["components"]
+
+
+def test_the_outputs_the_readme_says_deploy_prints_are_the_stacks(synth):
+    [line] = [line for line in README.splitlines() if "python3 dev.py -e deploy " in line and "prints" in line]
+    printed = set(re.findall(r"\b[A-Z]\w+", line.split("prints", 1)[1]))
+    assert printed == set(synth.template_json["Outputs"])
+
+
+def test_the_repository_variables_the_readme_names_are_the_ones_deploy_yml_reads():
+    workflow = (PROJECT_ROOT / ".github" / "workflows" / "deploy.yml").read_text()
+    read = set(re.findall(r"vars\.(\w+)", workflow))
+    setup = README[README.index("One-time setup"):README.index("**Acknowledgements in review.**")]
+    named = set(re.findall(r"variables? `(\w+)`", setup)) | set(re.findall(r"\) and\s+`(\w+)`", setup))
+    assert read and read == named, (read, named)
+    assert yaml.safe_load(workflow)["jobs"]["deploy"]["environment"] == "production" and "`production`" in setup
+
+
+def test_the_configuration_table_lists_exactly_the_settings():
+    section = README[README.index("## Configuration"):]
+    table = section[section.index("| Context key"):section.index("\n\n", section.index("| Context key"))]
+    keys = set(re.findall(r"^\| `(\w+)`", table, re.M))
+    assert keys == {field.name for field in fields(ServiceConfig)}
