@@ -13,9 +13,9 @@ about 25 minutes for two commits. Writes bench/results/setup-cost.json and print
 from __future__ import annotations
 
 import argparse
+import configparser
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -40,7 +40,7 @@ def measure(commit: str, work: Path) -> dict:
     started = time.monotonic()
     gate = subprocess.run([sys.executable, "dev.py"], cwd=clone, env=env, capture_output=True, text=True)
     gate_seconds = time.monotonic() - started
-    environments = _tox_environments(clone, env)
+    environments = _tox_environments(clone)
     subprocess.run(
         [str(clone / ".dev-venv" / "bin" / "tox"), "run", "--notest", "-e", ",".join(environments)],
         cwd=clone, env=env, capture_output=True, text=True, check=True,
@@ -77,12 +77,11 @@ def _seconds_until_banner(clone: Path, env: dict) -> float:
         process.wait(timeout=60)
 
 
-def _tox_environments(clone: Path, env: dict) -> list[str]:
-    listed = subprocess.run(
-        [str(clone / ".dev-venv" / "bin" / "tox"), "list", "--no-desc"], cwd=clone, env=env,
-        capture_output=True, text=True, check=True,
-    ).stdout
-    return [name for name in re.findall(r"^(\S+)$", listed, re.M) if not name.startswith("py")]
+def _tox_environments(clone: Path) -> list[str]:
+    """Every environment tox.ini defines ([testenv:NAME] sections), as the commit has them."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(clone / "tox.ini")
+    return [section.removeprefix("testenv:") for section in parser.sections() if section.startswith("testenv:")]
 
 
 def main() -> int:
