@@ -31,6 +31,7 @@ from aws_cdk import aws_sns_subscriptions as sns_subscriptions
 from constructs import Construct
 
 from api import contract
+from api.cdk_models import cdk_json_schema
 from config import ServiceConfig
 from policies.rules import API_GATEWAY_LOGGING_ACTIONS
 
@@ -67,23 +68,12 @@ def _raw_child(provider: CustomResourceProviderBase, resource_type: str) -> CfnR
     )
 
 
-def _json_schema(schema: dict, *, root: bool = True) -> apigateway.JsonSchema:
-    """A draft-4 schema from the API's OpenAPI document as CDK's JsonSchema (api/contract.py projects it)."""
-    return apigateway.JsonSchema(
-        schema=apigateway.JsonSchemaVersion.DRAFT4 if root else None,
-        type=apigateway.JsonSchemaType[schema["type"].upper()] if "type" in schema else None,
-        required=schema.get("required"),
-        enum=schema.get("enum"),
-        not_=_json_schema(schema["not"], root=False) if "not" in schema else None,
-        properties={name: _json_schema(field, root=False) for name, field in schema["properties"].items()}
-        if "properties" in schema
-        else None,
-        min_length=schema.get("minLength"),
-        max_length=schema.get("maxLength"),
-        pattern=schema.get("pattern"),
-        minimum=schema.get("minimum"),
-        maximum=schema.get("maximum"),
-    )
+def _resource_for(resources: dict, path: str) -> apigateway.IResource:
+    """The API resource of `path`, creating it and its parents on first use (construct id: the path part)."""
+    if path not in resources:
+        parent, _, part = path.rpartition("/")
+        resources[path] = _resource_for(resources, parent or "/").add_resource(part)
+    return resources[path]
 
 
 def custom_resource_providers(stack: Stack) -> list[CustomResourceProviderBase]:
@@ -282,28 +272,33 @@ class ServerlessBackendStack(Stack):
         validator = api.add_request_validator(
             "BodyValidator", validate_request_body=True, validate_request_parameters=True
         )
-        create_model = api.add_model(
-            "ItemModel", content_type="application/json", schema=_json_schema(contract.request_model("/items", "POST"))
-        )
-        replace_model = api.add_model(
-            "ItemReplacementModel",
-            content_type="application/json",
-            schema=_json_schema(contract.request_model("/items/{id}", "PUT")),
-        )
-        integration = apigateway.LambdaIntegration(self.function, proxy=True, allow_test_invoke=False)
-
-        items = api.root.add_resource("items")
-        items.add_method("GET", integration)
-        items.add_method(
-            "POST", integration, request_validator=validator, request_models={"application/json": create_model}
-        )
-        item = items.add_resource("{id}")
-        item.add_method("GET", integration)
-        item.add_method(
-            "PUT", integration, request_validator=validator, request_models={"application/json": replace_model}
-        )
-        item.add_method("DELETE", integration)
+        self._build_operations(api, validator)
         return api
+
+    def _build_operations(self, api: apigateway.RestApi, validator: apigateway.RequestValidator) -> None:
+        """Every operation of the contract (api/openapi.json) as a method on its resource, each with the
+        request model of its body: adding an operation to the document adds it here."""
+        integration = apigateway.LambdaIntegration(self.function, proxy=True, allow_test_invoke=False)
+        resources = {"/": api.root}
+        models = {}
+        for path, method in sorted(contract.operations()):
+            resource = _resource_for(resources, path)
+            schema_name = contract.request_body_schema_name(path, method)
+            if schema_name is None:
+                resource.add_method(method, integration)
+                continue
+            if schema_name not in models:
+                models[schema_name] = api.add_model(
+                    f"{schema_name}Model",
+                    content_type="application/json",
+                    schema=cdk_json_schema(contract.request_model(path, method)),
+                )
+            resource.add_method(
+                method,
+                integration,
+                request_validator=validator,
+                request_models={"application/json": models[schema_name]},
+            )
 
     def _build_error_responses(self, api: apigateway.RestApi) -> None:
         """API Gateway's own 4xx/5xx answers in the same {"error": {...}} shape the function uses."""

@@ -51,6 +51,14 @@ def resolve(schema: dict, document: dict | None = None) -> dict:
     return schema
 
 
+def request_body_schema_name(path: str, method: str) -> str | None:
+    """The components/schemas name of an operation's JSON request body, or None if it takes no body."""
+    operation = load()["paths"][path][method.lower()]
+    if "requestBody" not in operation:
+        return None
+    return operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+
+
 def request_body_schema(path: str, method: str) -> dict:
     operation = load()["paths"][path][method.lower()]
     return resolve(operation["requestBody"]["content"]["application/json"]["schema"])

@@ -31,6 +31,8 @@ import boto3  # noqa: E402
 from bench.load import load_test  # noqa: E402
 from localdev.dynamodb import LocalDynamoDB  # noqa: E402
 from localdev.events import proxy_event  # noqa: E402
+from app import STACK_ID  # noqa: E402
+from localdev.template import read_api  # noqa: E402
 from main import API_STAGE, LAMBDA_SOURCE  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -86,8 +88,19 @@ print(time.perf_counter() - started)
 """
 
 
-def cold_init(endpoint: str) -> dict:
-    env = {**os.environ, **FAKE_AWS, "TABLE_NAME": "bench", "AWS_ENDPOINT_URL_DYNAMODB": endpoint}
+def function_environment(table: str) -> dict:
+    """The function's environment as the synthesized template gives it, every table reference resolved to
+    `table` (as the local API resolves them): a variable added to the stack reaches the bench too."""
+    assembly = RESULTS / "cdk.out"
+    subprocess.run([sys.executable, "app.py", "--output", str(assembly)], cwd=ROOT, check=True, capture_output=True)
+    template = json.loads((assembly / f"{STACK_ID}.template.json").read_text())
+    tables = {k: table for k, v in template["Resources"].items() if v["Type"] == "AWS::DynamoDB::Table"}
+    [function] = read_api(template, assembly, tables).functions.values()
+    return function.environment
+
+
+def cold_init(endpoint: str, environment: dict) -> dict:
+    env = {**os.environ, **FAKE_AWS, **environment, "AWS_ENDPOINT_URL_DYNAMODB": endpoint}
     env["PYTHONDONTWRITEBYTECODE"] = "1"  # the Lambda zip carries no .pyc: compiling is part of a cold start
     handler_runs, floor_runs = [], []
     for _ in range(COLD_RUNS):
@@ -100,8 +113,8 @@ def cold_init(endpoint: str) -> dict:
 # 2. Warm request overhead -------------------------------------------------------------------------------------
 
 
-def load_handler(endpoint: str, table: str):
-    os.environ.update({**FAKE_AWS, "TABLE_NAME": table, "AWS_ENDPOINT_URL_DYNAMODB": endpoint})
+def load_handler(endpoint: str, environment: dict):
+    os.environ.update({**FAKE_AWS, **environment, "AWS_ENDPOINT_URL_DYNAMODB": endpoint})
     sys.path.insert(0, str(LAMBDA_SOURCE))
     import handler
 
@@ -153,20 +166,22 @@ def fill(client, table: str, count: int) -> None:
         client.batch_write_item(RequestItems={table: batch})
 
 
-def list_latency(handler, client, prefix: str) -> dict[int, float]:
+def list_latency(handler, client, prefix: str, endpoint_url: str) -> dict[int, float]:
+    """The function on tables of each size, built as the entry point builds it, with the client it ships."""
+    from dynamodb_client import create_client
     from repository import ItemRepository
 
-    repositories = {}
+    shipped = create_client(handler.CLIENT_CONFIG, endpoint_url=endpoint_url)
+    functions = {}
     for size in LIST_SIZES:
         fill(client, f"{prefix}-{size}", size)
-        repositories[size] = ItemRepository(handler._dynamodb, f"{prefix}-{size}")
+        functions[size] = handler.ItemsFunction(ItemRepository(shipped, f"{prefix}-{size}"))
     event = proxy_event("GET", "/items", "/items", query_string="limit=50", stage=API_STAGE)
     samples = {size: [] for size in LIST_SIZES}
     for _ in range(LIST_REQUESTS):
         for size in random.sample(LIST_SIZES, len(LIST_SIZES)):
-            handler._items = repositories[size]
             started = time.perf_counter()
-            response = handler.handler(event, None)
+            response = functions[size].handle(event, None)
             samples[size].append(time.perf_counter() - started)
             assert response["statusCode"] == 200 and len(json.loads(response["body"])["items"]) == 50
     return {size: median_ms(values) for size, values in samples.items()}
@@ -310,12 +325,12 @@ def main() -> int:
     try:
         client = boto3.client("dynamodb", endpoint_url=endpoint, **_client_credentials())
         create_table(client, "bench")
-        handler = load_handler(endpoint, "bench")
-        cold = cold_init(endpoint)
+        environment = function_environment("bench")
+        handler = load_handler(endpoint, environment)
+        cold = cold_init(endpoint, environment)
         warm = warm_overhead(handler, client, "bench")
-        list_dynalite = list_latency(handler, client, "list")
-        handler._dynamodb = boto3.client("dynamodb", endpoint_url=moto.endpoint_url, config=handler.CLIENT_CONFIG)
-        list_moto = list_latency(handler, moto.client(), "list")
+        list_dynalite = list_latency(handler, client, "list", endpoint)
+        list_moto = list_latency(handler, moto.client(), "list", moto.endpoint_url)
     finally:
         os.killpg(dynalite.pid, signal.SIGTERM)
         moto.stop()

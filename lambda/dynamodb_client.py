@@ -37,7 +37,8 @@ class _OneServiceLoader(Loader):
         return [SERVICE]
 
 
-def create_client(config):
+def create_client(config, endpoint_url: str | None = None):
+    """The DynamoDB client; endpoint_url (tests, local servers) overrides the endpoint botocore resolves."""
     session = botocore.session.get_session()
     session.register_component("data_loader", _OneServiceLoader(file_loader=_PlainJSONFileLoader()))
-    return session.create_client(SERVICE, config=config)
+    return session.create_client(SERVICE, config=config, endpoint_url=endpoint_url)

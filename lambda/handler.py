@@ -1,5 +1,8 @@
 """Entry point for API Gateway's REST Lambda proxy integration (payload v1): route, call, map errors to HTTP.
 
+The composition root: one ItemsFunction per execution environment, built from the environment (the table's
+name) and the client the function ships; tests and the benchmark build their own the same way.
+
 Client mistakes become 4xx responses with a JSON body {"error": {"code", "message"}}. Any other exception is
 re-raised so that the invocation counts in the function's Errors metric (the stack's alarm watches its rate);
 API Gateway then answers 502 with the stack's generic 5xx body, never a stack trace.
@@ -29,10 +32,6 @@ MAX_ATTEMPTS = 3
 CLIENT_CONFIG = Config(
     retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS}, connect_timeout=1, read_timeout=2
 )
-_dynamodb = create_client(CLIENT_CONFIG)
-_items = ItemRepository(_dynamodb, os.environ["TABLE_NAME"])
-
-
 NO_PARAMETERS = frozenset()
 LIST_PARAMETERS = frozenset({"limit", "next"})
 DELETE_PARAMETERS = frozenset({"version"})
@@ -40,87 +39,110 @@ DELETE_PARAMETERS = frozenset({"version"})
 ITEM_SEPARATOR = ", "
 
 
-def list_items(event: dict, _item_id: None) -> tuple[int, dict | None, dict]:
-    query = validation.query_parameters(event, LIST_PARAMETERS)
-    limit = validation.parse_limit(query)
-    items, last_id = _items.list_page(limit, validation.decode_page_token(query.get("next")))
-    return 200, _page_within_payload_limit(items, last_id), {}
+class ItemsFunction:
+    """The function's operations on one items repository. The entry point builds one per execution
+    environment from its environment and the shipped client; tests and the benchmark build their own."""
+
+    def __init__(self, items: ItemRepository):
+        self.items = items
+        # The contract's operationIds, each to the method that serves it.
+        self._operations = {
+            "listItems": self.list_items,
+            "createItem": self.create_item,
+            "getItem": self.get_item,
+            "replaceItem": self.replace_item,
+            "deleteItem": self.delete_item,
+        }
+
+    @classmethod
+    def from_environment(cls, environment, client) -> "ItemsFunction":
+        return cls(ItemRepository(client, environment["TABLE_NAME"]))
+
+    def handle(self, event: dict, context) -> dict:
+        started = time.perf_counter()
+        method, resource = event.get("httpMethod"), event.get("resource")
+        try:
+            status, body, headers = self._dispatch(event)
+        except ApiError as error:
+            status, body = error.status, {"error": {"code": error.code, "message": error.message}}
+            headers = error.headers
+        logger.info(
+            "request",
+            extra={
+                "method": method,
+                "resource": resource,
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                "request_id": (event.get("requestContext") or {}).get("requestId"),
+            },
+        )
+        return _response(status, body, headers)
+
+    def _dispatch(self, event: dict) -> tuple[int, dict | None, dict]:
+        methods = ROUTES.get(event.get("resource"))
+        if methods is None:
+            raise RouteNotFound("no such route")
+        operation = methods.get(event.get("httpMethod"))
+        if operation is None:
+            allowed = ", ".join(sorted(methods))
+            raise MethodNotAllowed(f"allowed methods: {allowed}", headers={"Allow": allowed})
+        item_id = None
+        if "{id}" in event["resource"]:
+            item_id = validation.validate_id(((event.get("pathParameters") or {}).get("id")))
+        return self._operations[operation](event, item_id)
+
+    def list_items(self, event: dict, _item_id: None) -> tuple[int, dict | None, dict]:
+        query = validation.query_parameters(event, LIST_PARAMETERS)
+        limit = validation.parse_limit(query)
+        items, last_id = self.items.list_page(limit, validation.decode_page_token(query.get("next")))
+        return 200, _page_within_payload_limit(items, last_id), {}
+
+    def create_item(self, event: dict, _item_id: None) -> tuple[int, dict | None, dict]:
+        validation.query_parameters(event, NO_PARAMETERS)
+        body = _body(event)
+        if "version" in body:
+            raise InvalidRequest("version is set by the server; leave it out when creating an item")
+        body["id"] = validation.validate_id(body["id"]) if "id" in body else str(uuid.uuid4())
+        item = self.items.create(body)
+        # requestContext.path includes the stage (/prod/items), so the Location works as the client sees the API.
+        collection = (event.get("requestContext") or {}).get("path") or event.get("path") or "/items"
+        return 201, item, {"Location": f"{collection.rstrip('/')}/{item['id']}"}
+
+    def get_item(self, event: dict, item_id: str) -> tuple[int, dict | None, dict]:
+        validation.query_parameters(event, NO_PARAMETERS)
+        return 200, self.items.get(item_id), {}
+
+    def replace_item(self, event: dict, item_id: str) -> tuple[int, dict | None, dict]:
+        validation.query_parameters(event, NO_PARAMETERS)
+        body = _body(event)
+        if body.get("id", item_id) != item_id:
+            raise InvalidRequest("id in the body must match the id in the path")
+        expected_version = body.pop("version", None)
+        if type(expected_version) is not int or not 1 <= expected_version <= validation.MAX_VERSION:
+            raise InvalidRequest("version (a positive integer: the version you read) is required")
+        body["id"] = item_id
+        return 200, self.items.replace(body, expected_version), {}
+
+    def delete_item(self, event: dict, item_id: str) -> tuple[int, dict | None, dict]:
+        """With ?version=N only the version the client read is deleted (409 otherwise); without it, any version."""
+        query = validation.query_parameters(event, DELETE_PARAMETERS)
+        self.items.delete(item_id, validation.parse_version(query.get("version")))
+        return 204, None, {}
 
 
-def create_item(event: dict, _item_id: None) -> tuple[int, dict | None, dict]:
-    validation.query_parameters(event, NO_PARAMETERS)
-    body = _body(event)
-    if "version" in body:
-        raise InvalidRequest("version is set by the server; leave it out when creating an item")
-    body["id"] = validation.validate_id(body["id"]) if "id" in body else str(uuid.uuid4())
-    item = _items.create(body)
-    # requestContext.path includes the stage (/prod/items), so the Location works as the client sees the API.
-    collection = (event.get("requestContext") or {}).get("path") or event.get("path") or "/items"
-    return 201, item, {"Location": f"{collection.rstrip('/')}/{item['id']}"}
-
-
-def get_item(event: dict, item_id: str) -> tuple[int, dict | None, dict]:
-    validation.query_parameters(event, NO_PARAMETERS)
-    return 200, _items.get(item_id), {}
-
-
-def replace_item(event: dict, item_id: str) -> tuple[int, dict | None, dict]:
-    validation.query_parameters(event, NO_PARAMETERS)
-    body = _body(event)
-    if body.get("id", item_id) != item_id:
-        raise InvalidRequest("id in the body must match the id in the path")
-    expected_version = body.pop("version", None)
-    if type(expected_version) is not int or not 1 <= expected_version <= validation.MAX_VERSION:
-        raise InvalidRequest("version (a positive integer: the version you read) is required")
-    body["id"] = item_id
-    return 200, _items.replace(body, expected_version), {}
-
-
-def delete_item(event: dict, item_id: str) -> tuple[int, dict | None, dict]:
-    """With ?version=N only the version the client read is deleted (409 otherwise); without it, any version."""
-    query = validation.query_parameters(event, DELETE_PARAMETERS)
-    _items.delete(item_id, validation.parse_version(query.get("version")))
-    return 204, None, {}
-
-
+# The contract's paths and methods (api/openapi.json), each to its operationId; tests/test_contract.py holds
+# this table equal to the document's.
 ROUTES = {
-    "/items": {"GET": list_items, "POST": create_item},
-    "/items/{id}": {"GET": get_item, "PUT": replace_item, "DELETE": delete_item},
+    "/items": {"GET": "listItems", "POST": "createItem"},
+    "/items/{id}": {"GET": "getItem", "PUT": "replaceItem", "DELETE": "deleteItem"},
 }
+
+_function = ItemsFunction.from_environment(os.environ, create_client(CLIENT_CONFIG))
 
 
 def handler(event: dict, context) -> dict:
-    started = time.perf_counter()
-    method, resource = event.get("httpMethod"), event.get("resource")
-    try:
-        status, body, headers = _dispatch(event)
-    except ApiError as error:
-        status, body, headers = error.status, {"error": {"code": error.code, "message": error.message}}, error.headers
-    logger.info(
-        "request",
-        extra={
-            "method": method,
-            "resource": resource,
-            "status": status,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-            "request_id": (event.get("requestContext") or {}).get("requestId"),
-        },
-    )
-    return _response(status, body, headers)
-
-
-def _dispatch(event: dict) -> tuple[int, dict | None, dict]:
-    methods = ROUTES.get(event.get("resource"))
-    if methods is None:
-        raise RouteNotFound("no such route")
-    action = methods.get(event.get("httpMethod"))
-    if action is None:
-        allowed = ", ".join(sorted(methods))
-        raise MethodNotAllowed(f"allowed methods: {allowed}", headers={"Allow": allowed})
-    item_id = None
-    if "{id}" in event["resource"]:
-        item_id = validation.validate_id(((event.get("pathParameters") or {}).get("id")))
-    return action(event, item_id)
+    """Lambda's entry point: the execution environment's one ItemsFunction."""
+    return _function.handle(event, context)
 
 
 def _body(event: dict) -> dict:

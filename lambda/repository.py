@@ -15,6 +15,10 @@ class ItemRepository:
         self._client = client
         self._table = table_name
 
+    @property
+    def table_name(self) -> str:
+        return self._table
+
     def get(self, item_id: str) -> dict:
         response = self._client.get_item(TableName=self._table, Key=_key(item_id), ConsistentRead=True)
         if "Item" not in response:

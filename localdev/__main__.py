@@ -23,7 +23,7 @@ from localdev.template import read_api
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONTRACT = PROJECT_ROOT / "api" / "openapi.json"
-LOCAL_TABLE = "items-local"
+LOCAL_TABLE_PREFIX = "local"
 
 
 def main() -> int:
@@ -74,8 +74,7 @@ def _synthesize_and_serve(args, credentials: LocalCredentials | None, assembly: 
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     with LocalDynamoDB() as dynamodb:
-        dynamodb.create_table_from_template(template, LOCAL_TABLE)
-        api = read_api(template, assembly, LOCAL_TABLE)
+        api = read_api(template, assembly, dynamodb.create_tables_from_template(template, LOCAL_TABLE_PREFIX))
         local = LocalApi(
             api,
             dynamodb.endpoint_url,

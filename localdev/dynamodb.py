@@ -7,51 +7,39 @@ tests/test_handler_concurrency.py). It keeps data in memory only: nothing persis
 
 from __future__ import annotations
 
-import threading
+import logging
 
 import boto3
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from werkzeug.serving import make_server
+from moto.server import ThreadedMotoServer
 
 FAKE_REGION = "us-east-1"
-
-
-class _QuietRequestHandler(MotoRequestHandler):
-    def log_request(self, *args, **kwargs) -> None:
-        """The API runner logs its own requests; one line per DynamoDB call would drown them."""
+# What create_table takes from an AWS::DynamoDB::Table's properties (the rest, tags and streams included,
+# changes nothing the function can observe locally).
+_TABLE_SHAPE = ("KeySchema", "AttributeDefinitions", "GlobalSecondaryIndexes", "LocalSecondaryIndexes")
 
 
 class LocalDynamoDB:
-    """Start with start(); endpoint_url is then http://127.0.0.1:<port>.
+    """moto's ThreadedMotoServer on 127.0.0.1: start() it, then endpoint_url is http://127.0.0.1:<port>.
 
     moto keeps its data per process, so servers started in one process share tables: give each its own
     table names. Data lives as long as the process.
     """
 
     def __init__(self, port: int = 0):
-        self._requested_port = port
-        self._server = None
-        self._thread: threading.Thread | None = None
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
 
     def start(self) -> "LocalDynamoDB":
-        app = DomainDispatcherApplication(create_backend_app)
-        self._server = make_server(
-            "127.0.0.1", self._requested_port, app, threaded=True, request_handler=_QuietRequestHandler
-        )
-        self._thread = threading.Thread(target=self._server.serve_forever, name="local-dynamodb", daemon=True)
-        self._thread.start()
+        # The API runner logs its own requests; werkzeug's line per DynamoDB call would drown them.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join()
-            self._server = None
+        self._server.stop()
 
     @property
     def port(self) -> int:
-        return self._server.server_address[1]
+        return self._server.get_host_and_port()[1]
 
     @property
     def endpoint_url(self) -> str:
@@ -66,15 +54,20 @@ class LocalDynamoDB:
             aws_secret_access_key="local",
         )
 
-    def create_table_from_template(self, template: dict, table_name: str) -> str:
-        """Creates the template's one DynamoDB table (key schema, attributes, billing) under table_name."""
-        [definition] = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table"]
-        self.client().create_table(
-            TableName=table_name,
-            KeySchema=definition["KeySchema"],
-            AttributeDefinitions=definition["AttributeDefinitions"],
-            BillingMode=definition["BillingMode"],
-        )
+    def create_tables_from_template(self, template: dict, prefix: str) -> dict[str, str]:
+        """Every AWS::DynamoDB::Table of the template, with its keys and indexes, named <prefix>-<logical id>.
+
+        Returns logical id -> local table name, which the function's environment references resolve to.
+        """
+        names = {}
+        for logical_id, resource in sorted(template["Resources"].items()):
+            if resource["Type"] == "AWS::DynamoDB::Table":
+                names[logical_id] = self._create(resource["Properties"], f"{prefix}-{logical_id}")
+        return names
+
+    def _create(self, definition: dict, table_name: str) -> str:
+        shape = {key: definition[key] for key in _TABLE_SHAPE if key in definition}
+        self.client().create_table(TableName=table_name, BillingMode="PAY_PER_REQUEST", **shape)
         return table_name
 
     def __enter__(self) -> "LocalDynamoDB":

@@ -69,11 +69,15 @@ def stage_name(template: dict) -> str:
     return stage["Properties"]["StageName"]
 
 
-def read_api(template: dict, assembly_dir: Path, table_name: str) -> ApiDefinition:
+def read_api(template: dict, assembly_dir: Path, table_names: dict[str, str] | str) -> ApiDefinition:
+    """The API as the template defines it; `table_names` maps each table's logical id to its local name
+    (LocalDynamoDB.create_tables_from_template), or is the one name of a template with one table."""
     resources = template["Resources"]
     [api_id] = _of_type(resources, "AWS::ApiGateway::RestApi")
     stage = stage_name(template)
-    [table_id] = _of_type(resources, "AWS::DynamoDB::Table")
+    if isinstance(table_names, str):
+        [table_id] = _of_type(resources, "AWS::DynamoDB::Table")
+        table_names = {table_id: table_names}
     routes = []
     for method_id in _of_type(resources, "AWS::ApiGateway::Method"):
         props = resources[method_id]["Properties"]
@@ -90,7 +94,7 @@ def read_api(template: dict, assembly_dir: Path, table_name: str) -> ApiDefiniti
             )
         )
     functions = {
-        function_id: _function_spec(resources, function_id, assembly_dir, {table_id: table_name})
+        function_id: _function_spec(resources, function_id, assembly_dir, table_names)
         for function_id in {route.function_id for route in routes}
     }
     gateway_responses = {

@@ -93,46 +93,74 @@ def local_dynamodb():
         yield server
 
 
+def local_api_definition(dynamodb, template: dict, assembly_dir, prefix: str):
+    """The API as local mode reads it from a template, every table of the template created under `prefix`."""
+    from localdev.template import read_api
+
+    return read_api(template, Path(assembly_dir), dynamodb.create_tables_from_template(template, prefix))
+
+
+def items_table(api) -> str:
+    """The local name of the table behind the function's TABLE_NAME."""
+    [function] = api.functions.values()
+    return function.environment["TABLE_NAME"]
+
+
 @pytest.fixture(scope="session")
 def handler_module(synth, local_dynamodb):
-    """lambda/handler.py imported as Lambda would, its table created from the synthesized template."""
+    """lambda/handler.py imported as Lambda would, with the environment the template gives it (tables local)."""
+    api = local_api_definition(local_dynamodb, synth.template_json, synth.assembly.directory, "session")
+    [function] = api.functions.values()
+    os.environ.update(function.environment)
     os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = local_dynamodb.endpoint_url
-    os.environ["TABLE_NAME"] = local_dynamodb.create_table_from_template(synth.template_json, "items-session")
     sys.path.insert(0, str(LAMBDA_SOURCE))
     import handler
 
     return handler
 
 
+@pytest.fixture(scope="session")
+def shipped_client(handler_module, local_dynamodb):
+    """The client the function ships (botocore only, the handler's retry and timeout configuration), pointed
+    at the local server: what tests and their faults exercise."""
+    from dynamodb_client import create_client
+
+    return create_client(handler_module.CLIENT_CONFIG, endpoint_url=local_dynamodb.endpoint_url)
+
+
 @pytest.fixture
-def dynamodb_calls(handler_module):
-    """The DynamoDB API calls the handler's client makes during one test: operation name and parameters."""
+def dynamodb_calls(shipped_client):
+    """The DynamoDB API calls the shipped client makes during one test: operation name and parameters."""
     calls = []
 
     def record(model, params, **_):
         calls.append({"operation": model.name, "params": params})
 
-    events = handler_module._dynamodb.meta.events
-    events.register("before-parameter-build.dynamodb", record)
+    shipped_client.meta.events.register("before-parameter-build.dynamodb", record)
     yield calls
-    events.unregister("before-parameter-build.dynamodb", record)
+    shipped_client.meta.events.unregister("before-parameter-build.dynamodb", record)
 
 
 @pytest.fixture
-def fresh_table(handler_module, local_dynamodb, synth, monkeypatch) -> str:
-    """An empty table of the synthesized shape for one test, swapped in behind the handler."""
+def function(handler_module, shipped_client, local_dynamodb, synth):
+    """The function for one test, built as the entry point builds it, on empty tables of the synthesized shape."""
     from repository import ItemRepository
 
-    name = local_dynamodb.create_table_from_template(synth.template_json, f"items-{uuid.uuid4().hex[:12]}")
-    monkeypatch.setattr(handler_module, "_items", ItemRepository(handler_module._dynamodb, name))
-    return name
+    api = local_api_definition(local_dynamodb, synth.template_json, synth.assembly.directory, uuid.uuid4().hex[:12])
+    return handler_module.ItemsFunction(ItemRepository(shipped_client, items_table(api)))
+
+
+@pytest.fixture
+def fresh_table(function) -> str:
+    """The name of the test's table behind `function`."""
+    return function.items.table_name
 
 
 class ApiClient:
-    """Calls the handler the way API Gateway's proxy integration does, and decodes the response."""
+    """Calls the function the way API Gateway's proxy integration does, and decodes the response."""
 
-    def __init__(self, handler_module, stage: str):
-        self._handler = handler_module.handler
+    def __init__(self, function, stage: str):
+        self._handle = function.handle
         self.stage = stage
 
     def request(self, method: str, path: str, *, body=None, query: str = "", headers: dict | None = None):
@@ -143,7 +171,7 @@ class ApiClient:
             method, resource, path, path_parameters=parameters, query_string=query, headers=headers, body=body,
             stage=self.stage,
         )
-        response = self._handler(event, None)
+        response = self._handle(event, None)
         return Response(response)
 
 
@@ -175,5 +203,5 @@ def stage(synth) -> str:
 
 
 @pytest.fixture
-def api(handler_module, fresh_table, stage) -> ApiClient:
-    return ApiClient(handler_module, stage)
+def api(function, stage) -> ApiClient:
+    return ApiClient(function, stage)

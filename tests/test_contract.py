@@ -15,7 +15,7 @@ from jsonschema import Draft4Validator
 from openapi_spec_validator import validate
 
 from api import contract
-from conftest import PROJECT_ROOT
+from conftest import PROJECT_ROOT, local_api_definition
 from localdev.api import LocalApi
 from localdev.template import read_api
 from test_stack import _routes
@@ -41,6 +41,18 @@ def test_the_document_is_valid_openapi_3_0():
 def test_the_documents_operations_are_the_templates_and_the_handlers_routes(synth, handler_module):
     handler_routes = {(path, method) for path, methods in handler_module.ROUTES.items() for method in methods}
     assert contract.operations() == _routes(synth) == handler_routes
+
+
+def test_the_handlers_routing_is_the_documents_operation_ids(handler_module):
+    documented = {
+        (path, method.upper()): operation["operationId"]
+        for path, item in contract.load()["paths"].items()
+        for method, operation in item.items()
+        if isinstance(operation, dict) and "operationId" in operation
+    }
+    routed = {(path, method): op for path, methods in handler_module.ROUTES.items() for method, op in methods.items()}
+    assert routed == documented
+    assert set(handler_module._function._operations) == set(documented.values()), "each operation has a method"
 
 
 def test_every_operation_requires_sigv4_as_the_template_does(synth):
@@ -179,8 +191,7 @@ def test_the_document_and_the_handler_agree_on_every_double(handler_module, numb
 
 @pytest.fixture(scope="module")
 def served(synth, local_dynamodb):
-    table = local_dynamodb.create_table_from_template(synth.template_json, "items-contract")
-    api = read_api(synth.template_json, Path(synth.assembly.directory), table)
+    api = local_api_definition(local_dynamodb, synth.template_json, synth.assembly.directory, "contract")
     server = LocalApi(api, local_dynamodb.endpoint_url, port=0, log=lambda line: None, contract=contract.load()).start()
     yield server
     server.stop()

@@ -265,8 +265,8 @@ def test_one_structured_log_line_per_request_without_bodies(api, caplog):
         assert secret_value not in record.getMessage() and secret_value not in str(record.__dict__)
 
 
-def test_location_uses_the_stage_the_request_came_through(handler_module, fresh_table):
+def test_location_uses_the_stage_the_request_came_through(function):
     from conftest import ApiClient
 
-    response = ApiClient(handler_module, "v2").request("POST", "/items", body={"id": "staged"})
+    response = ApiClient(function, "v2").request("POST", "/items", body={"id": "staged"})
     assert response.status == 201 and response.headers["Location"] == "/v2/items/staged"

@@ -122,7 +122,7 @@ def assert_a_client_answer(response: dict) -> None:
 
 
 @given(request=requests)
-def test_client_mistakes_are_never_a_5xx_and_errors_are_json(handler_module, fresh_table, stage, request):
+def test_client_mistakes_are_never_a_5xx_and_errors_are_json(function, stage, request):
     event = proxy_event(
         request["method"],
         request["resource"],
@@ -133,7 +133,7 @@ def test_client_mistakes_are_never_a_5xx_and_errors_are_json(handler_module, fre
         stage=stage,
     )
     event["queryStringParameters"] = request["query"] or None
-    assert_a_client_answer(handler_module.handler(event, None))
+    assert_a_client_answer(function.handle(event, None))
 
 
 @given(method=st.sampled_from(["POST", "PUT"]), body=bodies | structured_bodies)
@@ -141,26 +141,26 @@ def test_client_mistakes_are_never_a_5xx_and_errors_are_json(handler_module, fre
 @example(method="POST", body='{"n": [{"m": -100000000000000000000000000000000000000000}]}')
 @example(method="POST", body='{"a": 1e9999999999999999999}')  # issue 16: decimal.InvalidOperation, a 502
 @example(method="PUT", body='{"a": 0e99999999999999999999, "version": 1}')
-def test_any_body_sent_to_create_or_replace_is_never_a_5xx(handler_module, fresh_table, stage, method, body):
+def test_any_body_sent_to_create_or_replace_is_never_a_5xx(function, stage, method, body):
     resource, parameters = ("/items", None) if method == "POST" else ("/items/{id}", {"id": "target"})
     event = proxy_event(method, resource, "/items", path_parameters=parameters, body=body, stage=stage)
-    assert_a_client_answer(handler_module.handler(event, None))
+    assert_a_client_answer(function.handle(event, None))
 
 
 @given(token=page_tokens, limit=st.none() | query_values)
 @example(token=base64.urlsafe_b64encode(b"[" * 3000).decode(), limit=None)  # issue 16: RecursionError, a 502
-def test_any_page_token_and_limit_is_never_a_5xx(handler_module, fresh_table, stage, token, limit):
+def test_any_page_token_and_limit_is_never_a_5xx(function, stage, token, limit):
     event = proxy_event("GET", "/items", "/items", stage=stage)
     event["queryStringParameters"] = {"next": token, **({"limit": limit} if limit is not None else {})}
-    assert_a_client_answer(handler_module.handler(event, None))
+    assert_a_client_answer(function.handle(event, None))
 
 
 @given(method=st.sampled_from(["GET", "PUT", "DELETE"]), item_id=ids, version=st.none() | query_values)
-def test_any_path_id_and_version_is_never_a_5xx(handler_module, fresh_table, stage, method, item_id, version):
+def test_any_path_id_and_version_is_never_a_5xx(function, stage, method, item_id, version):
     body = json.dumps({"version": 1}) if method == "PUT" else None
     event = proxy_event(
         method, "/items/{id}", f"/items/{item_id}", path_parameters={"id": item_id}, body=body, stage=stage
     )
     event["pathParameters"] = {"id": item_id}
     event["queryStringParameters"] = {"version": version} if version is not None else None
-    assert_a_client_answer(handler_module.handler(event, None))
+    assert_a_client_answer(function.handle(event, None))

@@ -15,13 +15,15 @@ from pathlib import Path
 import botocore.auth
 import pytest
 from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from api import contract
 from app import STACK_ID, build_app
-from conftest import PROJECT_ROOT
+from conftest import PROJECT_ROOT, local_api_definition
 from localdev.api import LocalApi
 from localdev.sigv4 import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY, LocalCredentials, sign
 from localdev.template import read_api
@@ -47,8 +49,7 @@ def http(method: str, url: str, body=None, headers=None, *, signed=True) -> tupl
 
 @pytest.fixture(scope="module")
 def local_api(synth, local_dynamodb):
-    table = local_dynamodb.create_table_from_template(synth.template_json, "items-local-e2e")
-    api = read_api(synth.template_json, Path(synth.assembly.directory), table)
+    api = local_api_definition(local_dynamodb, synth.template_json, synth.assembly.directory, "local-e2e")
     server = LocalApi(
         api, local_dynamodb.endpoint_url, port=0, log=lambda line: None, contract=contract.load()
     ).start()
@@ -153,14 +154,34 @@ def test_local_routes_are_the_templates_and_the_handlers_routes(synth, handler_m
     assert local == {(path, method) for path, methods in handler_module.ROUTES.items() for method in methods}
 
 
-def test_a_route_added_to_the_stack_is_served_without_runner_changes(tmp_path, local_dynamodb):
+def test_a_route_and_a_table_added_to_the_stack_are_served_without_runner_changes(tmp_path, local_dynamodb):
+    """What a team adds (an operation, a second table with an index) runs locally with no change to localdev/."""
     app = build_app(outdir=str(tmp_path), builtin_cloud_formation_validation=False)
     stack = app.node.find_child(STACK_ID)
     stack.api.root.add_resource("health").add_method("GET", apigateway.LambdaIntegration(stack.function))
+    audit = dynamodb.Table(
+        stack, "AuditTable", partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+        billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST, removal_policy=RemovalPolicy.DESTROY,
+        point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+            point_in_time_recovery_enabled=True
+        ),
+    )
+    audit.add_global_secondary_index(
+        index_name="by-time", partition_key=dynamodb.Attribute(name="at", type=dynamodb.AttributeType.STRING)
+    )
+    stack.function.add_environment("AUDIT_TABLE_NAME", audit.table_name)
     assembly = app.synth()
     template = json.loads((Path(assembly.directory) / f"{STACK_ID}.template.json").read_text())
-    table = local_dynamodb.create_table_from_template(template, "items-added-route")
-    api = read_api(template, Path(assembly.directory), table)
+    tables = local_dynamodb.create_tables_from_template(template, "added")
+    assert len(tables) == 2
+    [audit_name] = [name for logical_id, name in tables.items() if logical_id.startswith("AuditTable")]
+    described = local_dynamodb.client().describe_table(TableName=audit_name)["Table"]
+    assert described["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    assert [index["IndexName"] for index in described["GlobalSecondaryIndexes"]] == ["by-time"]
+    api = read_api(template, Path(assembly.directory), tables)
+    [function] = api.functions.values()
+    assert function.environment["AUDIT_TABLE_NAME"] == audit_name
+    assert function.environment["TABLE_NAME"] in set(tables.values()) - {audit_name}
     assert ("/health", "GET") in {(r.path, r.method) for r in api.routes}
     server = LocalApi(api, local_dynamodb.endpoint_url, port=0, log=lambda line: None).start()
     try:
@@ -334,8 +355,7 @@ def http_raw(url, headers) -> tuple[int, dict]:
 
 
 def test_no_auth_accepts_unsigned_requests(synth, local_dynamodb):
-    table = local_dynamodb.create_table_from_template(synth.template_json, "items-no-auth")
-    api = read_api(synth.template_json, Path(synth.assembly.directory), table)
+    api = local_api_definition(local_dynamodb, synth.template_json, synth.assembly.directory, "no-auth")
     server = LocalApi(api, local_dynamodb.endpoint_url, port=0, log=lambda line: None, credentials=None).start()
     try:
         assert http("POST", f"{server.url}items", {"id": "open"}, signed=False)[0] == 201
@@ -345,8 +365,7 @@ def test_no_auth_accepts_unsigned_requests(synth, local_dynamodb):
 
 def test_api_auth_none_needs_no_signature_as_the_deployed_api_would(synth_with, local_dynamodb):
     opened = synth_with(api_auth="none")
-    table = local_dynamodb.create_table_from_template(opened.template_json, "items-api-auth-none")
-    api = read_api(opened.template_json, Path(opened.assembly.directory), table)
+    api = local_api_definition(local_dynamodb, opened.template_json, opened.assembly.directory, "api-auth-none")
     assert {route.authorization for route in api.routes} == {"NONE"}
     server = LocalApi(api, local_dynamodb.endpoint_url, port=0, log=lambda line: None).start()
     try:

@@ -8,7 +8,6 @@ header lines, lengths, chunked framing and bodies, some of them validly signed s
 import hashlib
 import json
 import socket
-from pathlib import Path
 
 import boto3
 import h11
@@ -20,7 +19,7 @@ from hypothesis import strategies as st
 from api import contract
 from localdev.api import LocalApi
 from localdev.sigv4 import LocalCredentials, sign
-from localdev.template import read_api
+from conftest import items_table, local_api_definition
 
 PATHS = ["/prod/items", "/prod/items/wire-1", "/prod/items/missing", "/prod/items/..", "/prod", "/openapi.json", "*"]
 METHODS = ["GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS"]
@@ -28,8 +27,8 @@ METHODS = ["GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS"]
 
 @pytest.fixture(scope="module")
 def wire(synth, local_dynamodb):
-    table = local_dynamodb.create_table_from_template(synth.template_json, "items-wire")
-    api = read_api(synth.template_json, Path(synth.assembly.directory), table)
+    api = local_api_definition(local_dynamodb, synth.template_json, synth.assembly.directory, "wire")
+    table = items_table(api)
     server = LocalApi(api, local_dynamodb.endpoint_url, port=0, log=lambda line: None, contract=contract.load())
     server.start()
     client = boto3.client("dynamodb", endpoint_url=local_dynamodb.endpoint_url)
