@@ -87,9 +87,19 @@ def _tox_environments(clone: Path) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--baseline", required=True, help="the commit to compare HEAD with")
+    parser.add_argument(
+        "--reuse-baseline", action="store_true", help="take the baseline's figures from the last run if it measured that commit"
+    )
     args = parser.parse_args()
     runs = {}
+    previous = RESULTS / "setup-cost.json"
+    if args.reuse_baseline and previous.exists():
+        last = json.loads(previous.read_text())["runs"]["baseline"]
+        if args.baseline.startswith(last["commit"]) or last["commit"].startswith(args.baseline):
+            runs["baseline"] = last
     for label, commit in (("baseline", args.baseline), ("head", "HEAD")):
+        if label in runs:
+            continue
         with tempfile.TemporaryDirectory(prefix=f"setup-cost-{label}-") as work:
             runs[label] = measure(commit, Path(work))
         print(f"{label}: {json.dumps(runs[label])}", flush=True)
