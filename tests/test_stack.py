@@ -8,12 +8,18 @@ import pytest
 from aws_cdk import FileSystem
 from aws_cdk import aws_lambda as lambda_
 
+from api import contract
 from main import API_STAGE, CODE_KEY_PREFIX, LAMBDA_PACKAGE_EXCLUDES, LAMBDA_SOURCE, TABLE_ACTIONS
 from policies.taggability import tag_property
 from policies.template_graph import DependencyGraph, statement_actions
 from policies.tagging import REQUIRED_TAGS
 
 API_GATEWAY_TIMEOUT_SECONDS = 29
+# The API's shape comes from the contract: one method (and one invoke permission) per operation, one resource
+# per path segment, one model per request-body schema.
+OPERATIONS = contract.operations()
+PATH_SEGMENTS = {"/".join(path.split("/")[: i + 1]) for path, _ in OPERATIONS for i in range(1, path.count("/") + 1)}
+BODY_SCHEMAS = {contract.request_body_schema_name(path, method) for path, method in OPERATIONS} - {None}
 
 # The whole inventory, each entry with its reason. An unplanned resource fails test_inventory_is_exactly_planned.
 PLANNED_INVENTORY = {
@@ -30,11 +36,11 @@ PLANNED_INVENTORY = {
     "AWS::ApiGateway::RestApi": (1, "the REST API (X-Ray tracing needs REST, not HTTP APIs)"),
     "AWS::ApiGateway::Deployment": (1, "a deployment of the API"),
     "AWS::ApiGateway::Stage": (1, "the prod stage: tracing, logs, metrics, throttling"),
-    "AWS::ApiGateway::Resource": (2, "/items and /items/{id}"),
-    "AWS::ApiGateway::Method": (5, "GET/POST /items; GET/PUT/DELETE /items/{id}"),
-    "AWS::Lambda::Permission": (5, "API Gateway may invoke the function, one per method ARN"),
+    "AWS::ApiGateway::Resource": (len(PATH_SEGMENTS), "one per path segment of the contract (/items, /items/{id})"),
+    "AWS::ApiGateway::Method": (len(OPERATIONS), "one per operation of the contract"),
+    "AWS::Lambda::Permission": (len(OPERATIONS), "API Gateway may invoke the function, one per method ARN"),
     "AWS::ApiGateway::RequestValidator": (1, "validates request bodies against the models"),
-    "AWS::ApiGateway::Model": (2, "JSON schemas for create (POST) and replace (PUT) bodies"),
+    "AWS::ApiGateway::Model": (len(BODY_SCHEMAS), "one per request-body schema of the contract"),
     "AWS::ApiGateway::GatewayResponse": (2, "API Gateway's own 4xx/5xx in the API's JSON error shape"),
     "AWS::ApiGateway::Account": (1, "account-level CloudWatch role, needed for execution logs on a fresh account"),
     "AWS::CloudWatch::Alarm": (1, "the function's error-rate alarm"),
@@ -316,14 +322,8 @@ def _routes(synth) -> set[tuple[str, str]]:
     }
 
 
-def test_api_serves_exactly_the_item_routes(synth):
-    assert _routes(synth) == {
-        ("/items", "GET"),
-        ("/items", "POST"),
-        ("/items/{id}", "GET"),
-        ("/items/{id}", "PUT"),
-        ("/items/{id}", "DELETE"),
-    }
+def test_api_serves_exactly_the_contracts_operations(synth):
+    assert _routes(synth) == OPERATIONS
 
 
 def test_every_method_is_a_lambda_proxy_to_the_items_function(synth):
