@@ -114,6 +114,15 @@ def test_the_documents_platform_limits_are_the_functions():
     }
 
 
+def test_api_gateways_own_answers_are_written_once_and_shared():
+    """403, 414, 429 and 502 come from API Gateway whatever the operation: one response each, referenced."""
+    for path, item in contract.load()["paths"].items():
+        for method, operation in item.items():
+            if isinstance(operation, dict) and "responses" in operation:
+                for status in ("403", "414", "429", "502"):
+                    assert set(operation["responses"][status]) == {"$ref"}, (path, method, status)
+
+
 def test_every_operation_documents_api_gateways_size_refusals():
     for path, item in contract.load()["paths"].items():
         for method, operation in item.items():
