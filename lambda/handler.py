@@ -117,9 +117,7 @@ class ItemsFunction:
         body = _body(event)
         if body.get("id", item_id) != item_id:
             raise InvalidRequest("id in the body must match the id in the path")
-        expected_version = body.pop("version", None)
-        if type(expected_version) is not int or not 1 <= expected_version <= validation.MAX_VERSION:
-            raise InvalidRequest("version (a positive integer: the version you read) is required")
+        expected_version = validation.validate_version(body.pop("version", None))
         body["id"] = item_id
         return 200, self.items.replace(body, expected_version), {}
 

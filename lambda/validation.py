@@ -45,13 +45,23 @@ def validate_id(item_id: str) -> str:
     return item_id
 
 
+VERSION_RULE = f"version (the version you read) must be an integer from 1 to {MAX_VERSION}"
+
+
+def validate_version(version) -> int:
+    """A body's `version`: a JSON integer (not a bool) in range."""
+    if type(version) is not int or not 1 <= version <= MAX_VERSION:
+        raise InvalidRequest(VERSION_RULE)
+    return version
+
+
 def parse_version(raw: str | None) -> int | None:
     """The `version` query parameter: the version the client read, or None if it sent none."""
     if raw is None:
         return None
-    if not VERSION_PATTERN.fullmatch(raw) or int(raw) > MAX_VERSION:
-        raise InvalidRequest(f"version must be an integer from 1 to {MAX_VERSION}: the version you read")
-    return int(raw)
+    if not VERSION_PATTERN.fullmatch(raw):
+        raise InvalidRequest(VERSION_RULE)
+    return validate_version(int(raw))
 
 
 def query_parameters(event: dict, allowed: frozenset[str]) -> dict:
