@@ -38,7 +38,6 @@ from policies.rules import API_GATEWAY_LOGGING_ACTIONS
 
 LAMBDA_SOURCE = Path(__file__).parent / "lambda"
 LAMBDA_PACKAGE_EXCLUDES = ["__pycache__", "*.pyc", ".pytest_cache"]
-API_STAGE = "prod"
 CODE_KEY_PREFIX = "lambda/"
 
 # config.LOG_RETENTION_DAYS as CDK's retention values (tests/test_imports.py keeps the two equal).
@@ -246,7 +245,7 @@ class ServerlessBackendStack(Stack):
             cloud_watch_role=False,
             endpoint_types=[apigateway.EndpointType.REGIONAL],
             deploy_options=apigateway.StageOptions(
-                stage_name=API_STAGE,
+                stage_name=contract.stage(),
                 tracing_enabled=True,
                 access_log_destination=apigateway.LogGroupLogDestination(self.api_access_log_group),
                 access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
@@ -276,16 +275,18 @@ class ServerlessBackendStack(Stack):
         return api
 
     def _build_operations(self, api: apigateway.RestApi, validator: apigateway.RequestValidator) -> None:
-        """Every operation of the contract (api/openapi.json) as a method on its resource, each with the
-        request model of its body: adding an operation to the document adds it here."""
+        """Every operation of the contract (api/openapi.json) as a method on its resource, named by its
+        operationId (which the function routes by) and with the request model of its body: adding an operation
+        to the document adds it here."""
         integration = apigateway.LambdaIntegration(self.function, proxy=True, allow_test_invoke=False)
         resources = {"/": api.root}
         models = {}
         for path, method in sorted(contract.operations()):
             resource = _resource_for(resources, path)
             schema_name = contract.request_body_schema_name(path, method)
+            operation_name = contract.operation_ids()[path, method]
             if schema_name is None:
-                resource.add_method(method, integration)
+                resource.add_method(method, integration, operation_name=operation_name)
                 continue
             if schema_name not in models:
                 models[schema_name] = api.add_model(
@@ -296,6 +297,7 @@ class ServerlessBackendStack(Stack):
             resource.add_method(
                 method,
                 integration,
+                operation_name=operation_name,
                 request_validator=validator,
                 request_models={"application/json": models[schema_name]},
             )
@@ -349,7 +351,7 @@ class ServerlessBackendStack(Stack):
         """
         execution_log_group = self._build_log_group(
             "ApiExecutionLogGroup",
-            log_group_name=f"API-Gateway-Execution-Logs_{self.api.rest_api_id}/{API_STAGE}",
+            log_group_name=f"API-Gateway-Execution-Logs_{self.api.rest_api_id}/{contract.stage()}",
         )
         account = apigateway.CfnAccount(
             self, "ApiGatewayAccount", cloud_watch_role_arn=self.api_gateway_cloudwatch_role.role_arn

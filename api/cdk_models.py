@@ -25,4 +25,5 @@ def cdk_json_schema(schema: dict, *, root: bool = True) -> apigateway.JsonSchema
         pattern=schema.get("pattern"),
         minimum=schema.get("minimum"),
         maximum=schema.get("maximum"),
+        multiple_of=schema.get("multipleOf"),
     )

@@ -1,11 +1,11 @@
-"""The items API's OpenAPI 3.0 document (api/openapi.json), and what the stack derives from it.
+"""The items API's OpenAPI 3.1 document (api/openapi.json), and what the stack derives from it.
 
 The document is the source: the stack builds API Gateway's request models from its request-body schemas,
-the local API serves it, schemathesis fuzzes against it, and tests prove that its paths and methods are
-the template's and the handler's routes and that its error codes are the handler's. API Gateway models are
-JSON Schema draft 4 and validate only what a model can say about the body's own fields (types, lengths,
-patterns, ranges, required and forbidden fields); the rest of the document (attribute values, responses)
-is the function's to enforce.
+the local API serves it, schemathesis fuzzes against it, and tests prove that its operations are the
+template's methods under their operationIds and that its error codes are the handler's. API Gateway models
+are JSON Schema draft 4 and validate only what a model can say about the body's own fields (types, lengths,
+patterns, ranges, required and forbidden fields); the rest of the document (attribute values, attribute
+names, query parameters, responses) is the function's to enforce.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from functools import cache
 from pathlib import Path
 
 DOCUMENT = Path(__file__).parent / "openapi.json"
-# Keywords an API Gateway (draft 4) model takes from a field's schema; OpenAPI-only ones are dropped.
-MODEL_FIELD_KEYWORDS = ("type", "minLength", "maxLength", "pattern", "minimum", "maximum", "not")
+# Keywords an API Gateway (draft 4) model takes from a field's schema; the rest (OpenAPI's, and JSON Schema's
+# newer ones such as propertyNames) are dropped, and the function enforces them.
+MODEL_FIELD_KEYWORDS = ("type", "minLength", "maxLength", "pattern", "minimum", "maximum", "multipleOf", "not")
 # The platform's limits live with the function, which must read them from its own zip.
 _LIMITS_SOURCE = Path(__file__).resolve().parent.parent / "lambda" / "limits.py"
 
@@ -72,14 +73,34 @@ def request_model(path: str, method: str) -> dict:
         model["required"] = list(schema["required"])
     if "not" in schema:
         model["not"] = dict(schema["not"])
-    model["properties"] = {
-        name: {k: v for k, v in resolve(field).items() if k in MODEL_FIELD_KEYWORDS}
-        for name, field in schema.get("properties", {}).items()
-    }
+    model["properties"] = {name: _draft4_field(resolve(field)) for name, field in schema.get("properties", {}).items()}
     return model
+
+
+def _draft4_field(schema: dict) -> dict:
+    """A field's schema in draft 4. An integer in JSON Schema 2020-12 is any number with no fractional part
+    (3.0 is the integer 3); draft 4's integer is a literal without one, so it is stated as a whole number."""
+    field = {k: v for k, v in schema.items() if k in MODEL_FIELD_KEYWORDS}
+    if field.get("type") == "integer":
+        field.update(type="number", multipleOf=1)
+    return field
+
+
+HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
 
 def operations() -> set[tuple[str, str]]:
     """(path, METHOD) of every operation the document defines."""
-    methods = {"get", "put", "post", "delete", "patch", "head", "options"}
-    return {(path, method.upper()) for path, item in load()["paths"].items() for method in item if method in methods}
+    return {(path, method.upper()) for path, item in load()["paths"].items() for method in item if method in HTTP_METHODS}
+
+
+def operation_ids() -> dict[tuple[str, str], str]:
+    """(path, METHOD) of every operation, each to its operationId: API Gateway passes that to the function as
+    requestContext.operationName, and the function routes by it."""
+    return {(path, method): load()["paths"][path][method.lower()]["operationId"] for path, method in operations()}
+
+
+def stage() -> str:
+    """The API's stage, named once: the default of the document's `stage` server variable."""
+    [server] = load()["servers"]
+    return server["variables"]["stage"]["default"]

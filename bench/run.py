@@ -30,10 +30,11 @@ import boto3  # noqa: E402
 
 from bench.load import load_test  # noqa: E402
 from localdev.dynamodb import LocalDynamoDB  # noqa: E402
-from localdev.events import proxy_event  # noqa: E402
+from localdev.events import api_event  # noqa: E402
+from api import contract  # noqa: E402
 from app import STACK_ID  # noqa: E402
 from localdev.template import read_api  # noqa: E402
-from main import API_STAGE, LAMBDA_SOURCE  # noqa: E402
+from main import LAMBDA_SOURCE  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 DYNALITE = ROOT / "bench" / "node_modules" / ".bin" / "dynalite"
@@ -123,9 +124,9 @@ def load_handler(endpoint: str, environment: dict):
 
 def warm_overhead(handler, client, table: str) -> dict:
     handler.handler(
-        proxy_event("POST", "/items", "/items", body=json.dumps({"id": "warm", "n": 1.5}), stage=API_STAGE), None
+        api_event("POST", "/items", "/items", body=json.dumps({"id": "warm", "n": 1.5}), stage=contract.stage()), None
     )
-    event = proxy_event("GET", "/items/{id}", "/items/warm", path_parameters={"id": "warm"}, stage=API_STAGE)
+    event = api_event("GET", "/items/{id}", "/items/warm", path_parameters={"id": "warm"}, stage=contract.stage())
     through_handler, direct = [], []
 
     def via_handler():
@@ -176,7 +177,7 @@ def list_latency(handler, client, prefix: str, endpoint_url: str) -> dict[int, f
     for size in LIST_SIZES:
         fill(client, f"{prefix}-{size}", size)
         functions[size] = handler.ItemsFunction(ItemRepository(shipped, f"{prefix}-{size}"))
-    event = proxy_event("GET", "/items", "/items", query_string="limit=50", stage=API_STAGE)
+    event = api_event("GET", "/items", "/items", query_string="limit=50", stage=contract.stage())
     samples = {size: [] for size in LIST_SIZES}
     for _ in range(LIST_REQUESTS):
         for size in random.sample(LIST_SIZES, len(LIST_SIZES)):

@@ -27,19 +27,17 @@ class InvalidItem(ApiError):
     code = "InvalidItem"
 
 
-class RouteNotFound(ApiError):
+class OperationNotFound(ApiError):
+    """An event naming no operation of the contract: API Gateway sends none such (each method carries its
+    operationId), so only a direct invocation meets it."""
+
     status = 404
-    code = "RouteNotFound"
+    code = "OperationNotFound"
 
 
 class ItemNotFound(ApiError):
     status = 404
     code = "ItemNotFound"
-
-
-class MethodNotAllowed(ApiError):
-    status = 405
-    code = "MethodNotAllowed"
 
 
 class ItemAlreadyExists(ApiError):

@@ -19,7 +19,7 @@ from botocore.config import Config
 import limits
 import validation
 from dynamodb_client import create_client
-from errors import ApiError, InvalidRequest, MethodNotAllowed, RouteNotFound
+from errors import ApiError, InvalidRequest, OperationNotFound
 from repository import ItemRepository
 
 logger = logging.getLogger("items")
@@ -45,8 +45,10 @@ class ItemsFunction:
 
     def __init__(self, items: ItemRepository):
         self.items = items
-        # The contract's operationIds, each to the method that serves it.
-        self._operations = {
+        # The contract's operationIds (api/openapi.json), each to the method that serves it. API Gateway names
+        # the operation in every event (requestContext.operationName: the stack sets each method's
+        # OperationName from the document), so the function routes by the contract, with no table of its own.
+        self.operations = {
             "listItems": self.list_items,
             "createItem": self.create_item,
             "getItem": self.get_item,
@@ -79,25 +81,19 @@ class ItemsFunction:
         return _response(status, body, headers)
 
     def _dispatch(self, event: dict) -> tuple[int, dict | None, dict]:
-        methods = ROUTES.get(event.get("resource"))
-        if methods is None:
-            raise RouteNotFound("no such route")
-        operation = methods.get(event.get("httpMethod"))
+        name = (event.get("requestContext") or {}).get("operationName")
+        operation = self.operations.get(name) if isinstance(name, str) else None
         if operation is None:
-            allowed = ", ".join(sorted(methods))
-            raise MethodNotAllowed(f"allowed methods: {allowed}", headers={"Allow": allowed})
-        item_id = None
-        if "{id}" in event["resource"]:
-            item_id = validation.validate_id(((event.get("pathParameters") or {}).get("id")))
-        return self._operations[operation](event, item_id)
+            raise OperationNotFound("the event names no operation of this API")
+        return operation(event)
 
-    def list_items(self, event: dict, _item_id: None) -> tuple[int, dict | None, dict]:
+    def list_items(self, event: dict) -> tuple[int, dict | None, dict]:
         query = validation.query_parameters(event, LIST_PARAMETERS)
         limit = validation.parse_limit(query)
-        items, last_id = self.items.list_page(limit, validation.decode_page_token(query.get("next")))
+        items, last_id = self.items.list_page(limit, validation.parse_next(query))
         return 200, _page_within_payload_limit(items, last_id), {}
 
-    def create_item(self, event: dict, _item_id: None) -> tuple[int, dict | None, dict]:
+    def create_item(self, event: dict) -> tuple[int, dict | None, dict]:
         validation.query_parameters(event, NO_PARAMETERS)
         body = _body(event)
         if "version" in body:
@@ -108,11 +104,13 @@ class ItemsFunction:
         collection = (event.get("requestContext") or {}).get("path") or event.get("path") or "/items"
         return 201, item, {"Location": f"{collection.rstrip('/')}/{item['id']}"}
 
-    def get_item(self, event: dict, item_id: str) -> tuple[int, dict | None, dict]:
+    def get_item(self, event: dict) -> tuple[int, dict | None, dict]:
+        item_id = _path_id(event)
         validation.query_parameters(event, NO_PARAMETERS)
         return 200, self.items.get(item_id), {}
 
-    def replace_item(self, event: dict, item_id: str) -> tuple[int, dict | None, dict]:
+    def replace_item(self, event: dict) -> tuple[int, dict | None, dict]:
+        item_id = _path_id(event)
         validation.query_parameters(event, NO_PARAMETERS)
         body = _body(event)
         if body.get("id", item_id) != item_id:
@@ -121,19 +119,13 @@ class ItemsFunction:
         body["id"] = item_id
         return 200, self.items.replace(body, expected_version), {}
 
-    def delete_item(self, event: dict, item_id: str) -> tuple[int, dict | None, dict]:
+    def delete_item(self, event: dict) -> tuple[int, dict | None, dict]:
         """With ?version=N only the version the client read is deleted (409 otherwise); without it, any version."""
+        item_id = _path_id(event)
         query = validation.query_parameters(event, DELETE_PARAMETERS)
         self.items.delete(item_id, validation.parse_version(query.get("version")))
         return 204, None, {}
 
-
-# The contract's paths and methods (api/openapi.json), each to its operationId; tests/test_contract.py holds
-# this table equal to the document's.
-ROUTES = {
-    "/items": {"GET": "listItems", "POST": "createItem"},
-    "/items/{id}": {"GET": "getItem", "PUT": "replaceItem", "DELETE": "deleteItem"},
-}
 
 _function = ItemsFunction.from_environment(os.environ, create_client(CLIENT_CONFIG))
 
@@ -143,6 +135,10 @@ def handler(event: dict, context) -> dict:
     return _function.handle(event, context)
 
 
+def _path_id(event: dict) -> str:
+    return validation.validate_id((event.get("pathParameters") or {}).get("id"))
+
+
 def _body(event: dict) -> dict:
     return validation.parse_body(event.get("body"), bool(event.get("isBase64Encoded")))
 
@@ -150,7 +146,7 @@ def _body(event: dict) -> dict:
 def _page(items: list[dict], last_id: str | None) -> dict:
     page = {"items": items}
     if last_id is not None:
-        page["next"] = validation.encode_page_token(last_id)
+        page["next"] = last_id
     return page
 
 
@@ -165,7 +161,7 @@ def _page_within_payload_limit(items: list[dict], last_id: str | None) -> dict:
     page = _page(items, last_id)
     if _payload_bytes(_response(200, page, {})) <= limits.LAMBDA_SYNC_PAYLOAD_BYTES:
         return page
-    longest_token_page = _page([], "x" * validation.MAX_ID_LENGTH)
+    longest_token_page = _page([], "x" * limits.ID_MAX_LENGTH)
     budget = limits.LAMBDA_SYNC_PAYLOAD_BYTES - _payload_bytes(_response(200, longest_token_page, {}))
     kept = 0
     for index, item in enumerate(items):

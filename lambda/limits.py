@@ -1,9 +1,31 @@
-"""The platform's hard limits that a request or a response can meet, in one place, each with its source.
+"""Every limit a request or a response can meet, in one place: the API's own rules, then the platform's.
 
-The function reads them to refuse or shape what the platform would otherwise fail on; api/contract.py
-exposes them to the document's tests and to the local API, which answers over-limit requests as API
-Gateway does. None of these can be raised by a quota request.
+The function reads them to refuse or shape what the platform would otherwise fail on; api/schemas.py writes
+the document's Id, Version, PageSize and Number schemas and its components/x-platform-limits from them; the
+local API reads them to answer over-limit requests as API Gateway does. None of the platform's limits can be
+raised by a quota request.
 """
+
+# The API's own rules ----------------------------------------------------------------------------------------
+# An item id: 1-128 of these characters (safe in a URL path segment unescaped), and not a dot-segment: a client
+# resolving a Location such as /prod/items/.. (RFC 3986, section 5.2.4, as curl and browsers do) would land on
+# the stage, not on the item. A page's `next` is the id of its last item, so it follows the same rule.
+ID_MAX_LENGTH = 128
+ID_CHARACTERS = "A-Za-z0-9_.:-"
+ID_PATTERN = f"[{ID_CHARACTERS}]{{1,{ID_MAX_LENGTH}}}"
+DOT_SEGMENTS = (".", "..")
+ID_DESCRIPTION = (
+    f"1-{ID_MAX_LENGTH} characters of A-Z, a-z, 0-9, '_', '.', ':' or '-', "
+    f"and not {' or '.join(repr(segment) for segment in DOT_SEGMENTS)}"
+)
+# Items per page: a Scan's Limit, so a page's cost is bounded by it and not by the table's size.
+PAGE_SIZE_DEFAULT = 20
+PAGE_SIZE_MAX = 100
+# The largest integer JSON clients in JavaScript read exactly (Number.MAX_SAFE_INTEGER), and what API Gateway's
+# model (JSON numbers in JavaScript) can state exactly.
+VERSION_MAX = 2**53 - 1
+
+# The platform's limits ----------------------------------------------------------------------------------------
 
 # Lambda: "Invocation payload (request and response): 6 MB each for request and response (synchronous)"
 # (Lambda quotas, https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html). The runtime's own

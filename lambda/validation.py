@@ -4,7 +4,7 @@ Limits follow what DynamoDB can store (lambda/limits.py), so a request that pass
 accepts: items up to 400 KB, at most 32 levels of nesting, numbers with at most 38 significant digits.
 Fractional numbers must also survive a round trip through a double, the type JSON clients parse them into,
 so that every number a client sends comes back as the same number. Every parse of client input is bounded
-before it runs: number literals before Decimal or int sees them, page tokens by a pattern before decoding.
+before it runs: number literals before Decimal or int sees them.
 """
 
 import base64
@@ -19,49 +19,54 @@ from errors import InvalidItem, InvalidRequest, ItemTooLarge
 MAX_ITEM_BYTES = limits.DYNAMODB_ITEM_BYTES
 MAX_NESTING = limits.DYNAMODB_NESTING_LEVELS
 MAX_NUMBER_DIGITS = limits.DYNAMODB_NUMBER_DIGITS
-DEFAULT_PAGE_SIZE = 20
-MAX_PAGE_SIZE = 100
-MAX_ID_LENGTH = 128
-ID_PATTERN = re.compile(rf"[A-Za-z0-9_.:-]{{1,{MAX_ID_LENGTH}}}")
-# "." and ".." are dot-segments: a client resolving a Location such as /prod/items/.. (RFC 3986, section
-# 5.2.4, as curl and browsers do) would land on the stage or the collection, not on the item.
-DOT_SEGMENTS = (".", "..")
-ID_RULE = "id must be 1-128 characters of A-Z, a-z, 0-9, '_', '.', ':' or '-', and not '.' or '..'"
-# The largest integer JSON clients in JavaScript read exactly (Number.MAX_SAFE_INTEGER), and what
-# API Gateway's model (JSON numbers in JavaScript) can state exactly.
-MAX_VERSION = 2**53 - 1
-VERSION_PATTERN = re.compile(r"[1-9][0-9]{0,15}")
-# A page token is the base64url (unpadded) of the last id of a page: 1-128 bytes encode to 2-171 characters.
-MAX_PAGE_TOKEN_LENGTH = -(-MAX_ID_LENGTH * 4 // 3)
-PAGE_TOKEN_PATTERN = re.compile(rf"[A-Za-z0-9_-]{{2,{MAX_PAGE_TOKEN_LENGTH}}}")
+ID_PATTERN = re.compile(limits.ID_PATTERN)
+ID_RULE = f"id must be {limits.ID_DESCRIPTION}"
 # The longest integer literal a storable number can be written as: one digit per power of ten up to 10^125.
 _MAX_INTEGER_LITERAL_DIGITS = limits.DYNAMODB_NUMBER_MAX_EXPONENT + 1
 NUMBER_RANGE_RULE = "numbers must lie between 1E-130 and 1E+126 in magnitude"
 
 
 def validate_id(item_id: str) -> str:
-    if not isinstance(item_id, str) or not ID_PATTERN.fullmatch(item_id) or item_id in DOT_SEGMENTS:
+    if not isinstance(item_id, str) or not ID_PATTERN.fullmatch(item_id) or item_id in limits.DOT_SEGMENTS:
         raise InvalidRequest(ID_RULE)
     return item_id
 
 
-VERSION_RULE = f"version (the version you read) must be an integer from 1 to {MAX_VERSION}"
+VERSION_RULE = f"version (the version you read) must be an integer from 1 to {limits.VERSION_MAX}"
+LIMIT_RULE = f"limit must be an integer from 1 to {limits.PAGE_SIZE_MAX}"
+# A JSON number literal, as a query value may carry one; bounded, so that nothing long is ever parsed.
+NUMBER_LITERAL = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+MAX_QUERY_NUMBER_LENGTH = 32
 
 
 def validate_version(version) -> int:
-    """A body's `version`: a JSON integer (not a bool) in range."""
-    if type(version) is not int or not 1 <= version <= MAX_VERSION:
-        raise InvalidRequest(VERSION_RULE)
-    return version
+    """A body's `version`: an integer in range. As in JSON Schema 2020-12 (the document's dialect) and to a
+    JavaScript client, 3.0 is the integer 3; a bool is not a number."""
+    return _integer_in_range(version, 1, limits.VERSION_MAX, VERSION_RULE)
 
 
 def parse_version(raw: str | None) -> int | None:
     """The `version` query parameter: the version the client read, or None if it sent none."""
     if raw is None:
         return None
-    if not VERSION_PATTERN.fullmatch(raw):
-        raise InvalidRequest(VERSION_RULE)
-    return validate_version(int(raw))
+    return _integer_in_range(_query_number(raw, VERSION_RULE), 1, limits.VERSION_MAX, VERSION_RULE)
+
+
+def _query_number(raw: str, rule: str) -> Decimal:
+    if len(raw) > MAX_QUERY_NUMBER_LENGTH or not NUMBER_LITERAL.fullmatch(raw):
+        raise InvalidRequest(rule)
+    try:
+        return Decimal(raw)
+    except InvalidOperation:
+        raise InvalidRequest(rule) from None
+
+
+def _integer_in_range(value, low: int, high: int, rule: str) -> int:
+    """value as an int if it is a whole number from low to high (the range first, so no huge value is rounded)."""
+    number = isinstance(value, int) and not isinstance(value, bool) or isinstance(value, Decimal) and value.is_finite()
+    if not number or not low <= value <= high or value != value.__round__():
+        raise InvalidRequest(rule)
+    return int(value)
 
 
 def query_parameters(event: dict, allowed: frozenset[str]) -> dict:
@@ -101,29 +106,19 @@ def parse_body(raw: str | None, is_base64: bool) -> dict:
 def parse_limit(query: dict) -> int:
     raw = query.get("limit")
     if raw is None:
-        return DEFAULT_PAGE_SIZE
-    if not re.fullmatch(r"[0-9]{1,3}", raw) or not 1 <= int(raw) <= MAX_PAGE_SIZE:
-        raise InvalidRequest(f"limit must be an integer from 1 to {MAX_PAGE_SIZE}")
-    return int(raw)
+        return limits.PAGE_SIZE_DEFAULT
+    return _integer_in_range(_query_number(raw, LIMIT_RULE), 1, limits.PAGE_SIZE_MAX, LIMIT_RULE)
 
 
-def encode_page_token(last_id: str) -> str:
-    return base64.urlsafe_b64encode(last_id.encode("ascii")).decode("ascii").rstrip("=")
-
-
-def decode_page_token(token: str | None) -> str | None:
-    """The id to resume after, from a token made by encode_page_token; anything else is a 400."""
-    if token is None:
+def parse_next(query: dict) -> str | None:
+    """The id a page resumes after: the `next` of the previous page, which is its last item's id."""
+    raw = query.get("next")
+    if raw is None:
         return None
     try:
-        if not PAGE_TOKEN_PATTERN.fullmatch(token):
-            raise ValueError("not a page token")
-        item_id = validate_id(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("ascii"))
-        if encode_page_token(item_id) != token:  # one token per id: no padding bits, no alternative spelling
-            raise ValueError("not a canonical page token")
-        return item_id
-    except (ValueError, binascii.Error, InvalidRequest):
-        raise InvalidRequest("next is not a valid page token: send the `next` of the previous page") from None
+        return validate_id(raw)
+    except InvalidRequest:
+        raise InvalidRequest(f"next must be the `next` of the previous page: {ID_RULE}") from None
 
 
 def _parse_decimal(literal: str) -> Decimal:

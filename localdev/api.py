@@ -180,7 +180,7 @@ class LocalApi:
             return self._gateway_error("BAD_REQUEST_BODY")
         event = proxy_event(
             method, route.path, path, path_parameters=parameters, query_string=url.query, headers=header_lines,
-            body=body, stage=self.api.stage,
+            body=body, stage=self.api.stage, operation_name=route.operation_name,
         )
         if len(json.dumps(event)) > limits.LAMBDA_SYNC_PAYLOAD_BYTES:
             return self._gateway_error("REQUEST_TOO_LARGE")

@@ -20,6 +20,7 @@ ASSET_KEY = re.compile(r"([0-9a-f]{64})\.zip")
 class Route:
     path: str
     method: str
+    operation_name: str | None
     function_id: str
     authorization: str
     body_schema: dict | None
@@ -88,6 +89,7 @@ def read_api(template: dict, assembly_dir: Path, table_names: dict[str, str] | s
             Route(
                 path=_resource_path(resources, api_id, props["ResourceId"]),
                 method=props["HttpMethod"],
+                operation_name=props.get("OperationName"),
                 function_id=_integration_function(integration["Uri"]),
                 authorization=props.get("AuthorizationType", "NONE"),
                 body_schema=_body_schema(resources, props),

@@ -83,7 +83,7 @@ def synth_with(tmp_path_factory):
 # The handler against a DynamoDB-protocol server over HTTP on 127.0.0.1 ------------------------------------
 
 from localdev.dynamodb import LocalDynamoDB  # noqa: E402
-from localdev.events import proxy_event  # noqa: E402
+from localdev.events import api_event  # noqa: E402
 from main import LAMBDA_SOURCE  # noqa: E402
 
 
@@ -167,7 +167,7 @@ class ApiClient:
         if isinstance(body, (dict, list, int, float)):
             body = json.dumps(body)
         resource, parameters = route_of(path)
-        event = proxy_event(
+        event = api_event(
             method, resource, path, path_parameters=parameters, query_string=query, headers=headers, body=body,
             stage=self.stage,
         )

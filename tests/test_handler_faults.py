@@ -8,10 +8,9 @@ exception turned into a 500 would never reach that metric.
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from conftest import ApiClient, items_table, local_api_definition
+from conftest import ApiClient, api_event, items_table, local_api_definition
 from fault_proxy import ThrottlingProxy
 from localdev.dynamodb import LocalDynamoDB
-from localdev.events import proxy_event
 
 
 @pytest.fixture
@@ -44,7 +43,7 @@ def test_persistent_throttling_is_raised_for_the_error_metric(handler_module, lo
         throttled, attempts = behind(proxy.endpoint_url, fresh_table)
         with pytest.raises(ClientError) as raised:
             throttled.handle(
-                proxy_event("GET", "/items/{id}", "/items/t2", path_parameters={"id": "t2"}, stage=stage), None
+                api_event("GET", "/items/{id}", "/items/t2", path_parameters={"id": "t2"}, stage=stage), None
             )
     assert raised.value.response["Error"]["Code"] == "ThrottlingException"
     assert len(attempts) == proxy.requests == handler_module.MAX_ATTEMPTS

@@ -9,6 +9,7 @@ import json
 
 import boto3
 import pytest
+from urllib.parse import quote
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -38,44 +39,37 @@ def test_literals_at_the_edges_of_dynamodbs_range_are_stored(api, literal):
 # Page tokens ------------------------------------------------------------------------------------------------------
 
 
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
 @pytest.mark.parametrize(
-    "token",
+    "next_id",
     [
-        _b64(b"[" * 3000),  # issue 16: RecursionError in the decoder, a 502
-        _b64(b'{"id": ' * 2000),
-        _b64(b"."),
-        _b64(b".."),
-        _b64(b"has space"),
-        _b64("ü".encode()),
-        _b64(b"x" * 129),
+        "[" * 3000,  # issue 16: a forged token decoded to this recursed in the decoder, a 502
+        ".",
+        "..",
+        "has space",
+        "ü",
+        "x" * 129,
         "x" * 10_000,
-        "QR",  # b"A" with its padding bits set: encode_page_token spells it "QQ"
+        "",
     ],
 )
-def test_a_forged_page_token_is_a_400(api, token):
-    assert_error(api.request("GET", "/items", query=f"next={token}"), 400, "InvalidRequest")
+def test_a_next_that_is_not_an_id_is_a_400(api, next_id):
+    assert_error(api.request("GET", "/items", query=f"next={quote(next_id)}"), 400, "InvalidRequest")
 
 
-def test_a_page_token_names_the_last_item_and_resumes_after_it(api, handler_module):
-    import validation
-
+def test_next_names_the_pages_last_item_and_the_following_page_resumes_after_it(api):
     for item_id in ("a", "b", "c"):
         api.request("POST", "/items", body={"id": item_id})
     first = api.request("GET", "/items", query="limit=1").json
-    assert validation.decode_page_token(first["next"]) == first["items"][0]["id"]
+    assert first["next"] == first["items"][0]["id"]
+    second = api.request("GET", "/items", query=f"limit=2&next={first['next']}").json
+    assert first["items"][0] not in second["items"] and len(second["items"]) == 2
 
 
-@given(item_id=st.from_regex(r"[A-Za-z0-9_.:-]{1,128}", fullmatch=True).filter(lambda i: i not in (".", "..")))
-def test_every_id_has_exactly_one_token_and_it_decodes_to_the_id(handler_module, item_id):
-    import validation
-
-    token = validation.encode_page_token(item_id)
-    assert validation.PAGE_TOKEN_PATTERN.fullmatch(token)
-    assert validation.decode_page_token(token) == item_id
+def test_a_next_naming_no_item_is_accepted_as_the_document_allows(api):
+    """Any id is a valid `next` by the document's schema, so the function accepts it (schemathesis found
+    ?next=0 refused while the token was base64): DynamoDB resumes after where that key would be."""
+    api.request("POST", "/items", body={"id": "only"})
+    assert api.request("GET", "/items", query="next=0").status == 200
 
 
 # Pages within Lambda's response payload ---------------------------------------------------------------------------
@@ -187,7 +181,7 @@ def test_a_versioned_delete_of_a_missing_item_is_a_404(api):
     assert_error(api.request("DELETE", "/items/never", query="version=1"), 404, "ItemNotFound")
 
 
-@pytest.mark.parametrize("query", ["version=0", "version=-1", "version=1.0", "version=abc", "version=",
+@pytest.mark.parametrize("query", ["version=0", "version=-1", "version=1.5", "version=abc", "version=",
                                    "version=9007199254740992", "version=01", "force=true"])
 def test_a_delete_with_a_bad_version_or_parameter_is_a_400_and_deletes_nothing(api, query):
     api.request("POST", "/items", body={"id": "kept"})

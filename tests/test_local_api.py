@@ -113,7 +113,7 @@ def test_a_request_http_cannot_parse_gets_a_json_error_not_an_html_page(local_ap
 
 def test_the_contract_is_served_with_this_server_in_servers(local_api):
     status, _, document = http("GET", local_api.url.replace("/prod/", "/openapi.json"), signed=False)
-    assert status == 200 and document["openapi"].startswith("3.0")
+    assert status == 200 and document["openapi"].startswith("3.1")
     assert document["servers"] == [{"url": local_api.url.rstrip("/"), "description": "this local API"}]
     assert set(document["paths"]) == {"/items", "/items/{id}"}
 
@@ -147,11 +147,10 @@ def test_a_function_error_becomes_a_502_with_the_generic_body(synth, local_dynam
 # The runner has no routes of its own: it serves what the template says -------------------------------------
 
 
-def test_local_routes_are_the_templates_and_the_handlers_routes(synth, handler_module):
+def test_local_routes_are_the_templates_with_their_operation_names(synth):
     api = read_api(synth.template_json, Path(synth.assembly.directory), "any")
-    local = {(route.path, route.method) for route in api.routes}
-    assert local == _routes(synth)
-    assert local == {(path, method) for path, methods in handler_module.ROUTES.items() for method in methods}
+    assert {(route.path, route.method) for route in api.routes} == _routes(synth)
+    assert {(route.path, route.method): route.operation_name for route in api.routes} == contract.operation_ids()
 
 
 def test_a_route_and_a_table_added_to_the_stack_are_served_without_runner_changes(tmp_path, local_dynamodb):
@@ -188,7 +187,7 @@ def test_a_route_and_a_table_added_to_the_stack_are_served_without_runner_change
         status, _, body = http("GET", f"{server.url}health")
     finally:
         server.stop()
-    assert status == 404 and body["error"]["code"] == "RouteNotFound", "the function, not the gateway, answered"
+    assert status == 404 and body["error"]["code"] == "OperationNotFound", "the function, not the gateway, answered"
 
 
 # The command itself ----------------------------------------------------------------------------------------------

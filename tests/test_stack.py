@@ -9,7 +9,7 @@ from aws_cdk import FileSystem
 from aws_cdk import aws_lambda as lambda_
 
 from api import contract
-from main import API_STAGE, CODE_KEY_PREFIX, LAMBDA_PACKAGE_EXCLUDES, LAMBDA_SOURCE, TABLE_ACTIONS
+from main import CODE_KEY_PREFIX, LAMBDA_PACKAGE_EXCLUDES, LAMBDA_SOURCE, TABLE_ACTIONS
 from policies.taggability import tag_property
 from policies.template_graph import DependencyGraph, statement_actions
 from policies.tagging import REQUIRED_TAGS
@@ -307,6 +307,11 @@ def test_function_role_is_assumable_by_lambda_only(synth):
 
 
 def _routes(synth) -> set[tuple[str, str]]:
+    return set(_methods_by_route(synth))
+
+
+def _methods_by_route(synth) -> dict[tuple[str, str], dict]:
+    """Each AWS::ApiGateway::Method's properties, by its (resource path, HTTP method)."""
     resources = synth.resources_of_type("AWS::ApiGateway::Resource")
     api_id, _ = synth.only("AWS::ApiGateway::RestApi")
 
@@ -317,7 +322,7 @@ def _routes(synth) -> set[tuple[str, str]]:
         return path(resource["ParentId"]) + "/" + resource["PathPart"]
 
     return {
-        (path(m["Properties"]["ResourceId"]), m["Properties"]["HttpMethod"])
+        (path(m["Properties"]["ResourceId"]), m["Properties"]["HttpMethod"]): m["Properties"]
         for m in synth.resources_of_type("AWS::ApiGateway::Method").values()
     }
 
@@ -363,7 +368,7 @@ def test_prod_stage_traces_logs_and_throttles_without_data_tracing(synth):
     )
     _, stage = synth.only("AWS::ApiGateway::Stage")
     props = stage["Properties"]
-    assert props["StageName"] == API_STAGE
+    assert props["StageName"] == contract.stage()
     assert props["TracingEnabled"] is True
     assert {"Ref": access_log_group} in props["AccessLogSetting"]["DestinationArn"]["Fn::Join"][1]
     assert '"requestId":"$context.requestId"' in props["AccessLogSetting"]["Format"]
@@ -475,7 +480,7 @@ def test_api_execution_log_group_is_owned_by_the_stack(synth):
         k: v
         for k, v in synth.resources_of_type("AWS::Logs::LogGroup").items()
         if v["Properties"].get("LogGroupName")
-        == {"Fn::Join": ["", ["API-Gateway-Execution-Logs_", {"Ref": api_id}, f"/{API_STAGE}"]]}
+        == {"Fn::Join": ["", ["API-Gateway-Execution-Logs_", {"Ref": api_id}, f"/{contract.stage()}"]]}
     }
     assert len(groups) == 1
     [(group_id, group)] = groups.items()
