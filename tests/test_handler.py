@@ -28,7 +28,7 @@ def test_create_generates_a_uuid_and_returns_201_with_location(api):
     item = response.json
     assert uuid.UUID(item["id"]).version == 4
     assert item == {"id": item["id"], "name": "first", "version": 1}
-    assert response.headers["Location"] == f"/prod/items/{item['id']}"
+    assert response.headers["Location"] == f"/{api.stage}/items/{item['id']}"
 
 
 def test_create_with_a_client_id_keeps_it(api):
@@ -257,7 +257,7 @@ def test_the_function_routes_by_the_operation_api_gateway_names(function, stage)
     assert function.handle(event, None)["statusCode"] == 200
 
 
-@pytest.mark.parametrize("operation_name", [None, "", "patchItem", "list_items", 7, ["listItems"]])
+@pytest.mark.parametrize("operation_name", [None, "", "noSuchOperation", "list_items", 7, ["listItems"]])
 def test_an_event_naming_no_operation_is_a_404(function, stage, operation_name):
     event = api_event("TRACE", "/orders", "/orders", stage=stage)
     if operation_name is not None:

@@ -60,7 +60,7 @@ def local_api(synth, local_dynamodb):
 def test_crud_round_trip_over_http(local_api):
     url = local_api.url
     status, headers, created = http("POST", f"{url}items", {"id": "e2e-1", "name": "first"})
-    assert status == 201 and headers["Location"] == "/prod/items/e2e-1"
+    assert status == 201 and headers["Location"] == f"/{local_api.api.stage}/items/e2e-1"
     assert http("GET", f"{url}items/e2e-1")[2] == {"id": "e2e-1", "name": "first", "version": 1}
     status, _, replaced = http("PUT", f"{url}items/e2e-1", {"name": "second", "version": 1})
     assert status == 200 and replaced["version"] == 2
@@ -90,7 +90,7 @@ def test_unknown_path_and_undefined_method_are_refused_as_api_gateway_does(local
         status, _, body = http(method, f"{local_api.url}{path}")
         assert status == 403, (method, path)
         assert body == {"error": {"code": "MISSING_AUTHENTICATION_TOKEN", "message": "Missing Authentication Token"}}
-    assert http("GET", local_api.url.replace("/prod/", "/dev/") + "items")[0] == 403
+    assert http("GET", local_api.url.replace(f"/{local_api.api.stage}/", "/not-the-stage/") + "items")[0] == 403
 
 
 def test_any_verb_the_api_does_not_define_gets_api_gateways_json_403(local_api):
@@ -103,7 +103,7 @@ def test_any_verb_the_api_does_not_define_gets_api_gateways_json_403(local_api):
 def test_a_request_http_cannot_parse_gets_a_json_error_not_an_html_page(local_api):
     host, port = local_api.url.split("/")[2].split(":")
     with socket.create_connection((host, int(port)), timeout=10) as connection:
-        connection.sendall(b"GET /prod/items HTTP/9.9 extra\r\n\r\n")
+        connection.sendall(f"GET /{local_api.api.stage}/items HTTP/9.9 extra\r\n\r\n".encode())
         raw = connection.makefile("rb").read()
     head, _, payload = raw.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.") and b" 400 " in head.split(b"\r\n")[0]
@@ -112,7 +112,7 @@ def test_a_request_http_cannot_parse_gets_a_json_error_not_an_html_page(local_ap
 
 
 def test_the_contract_is_served_with_this_server_in_servers(local_api):
-    status, _, document = http("GET", local_api.url.replace("/prod/", "/openapi.json"), signed=False)
+    status, _, document = http("GET", local_api.url.replace(f"/{local_api.api.stage}/", "/openapi.json"), signed=False)
     assert status == 200 and document["openapi"].startswith("3.1")
     assert document["servers"] == [{"url": local_api.url.rstrip("/"), "description": "this local API"}]
     assert set(document["paths"]) == {"/items", "/items/{id}"}
@@ -211,7 +211,7 @@ def test_command_prints_the_url_serves_and_stops_cleanly_on_ctrl_c():
         output = []
         for line in process.stdout:
             output.append(line)
-            found = re.search(r"Listening on (http://127\.0\.0\.1:\d+/prod/)", line)
+            found = re.search(rf"Listening on (http://127\.0\.0\.1:\d+/{contract.stage()}/)", line)
             if found:
                 url = found.group(1)
                 break
@@ -229,7 +229,7 @@ def test_command_prints_the_url_serves_and_stops_cleanly_on_ctrl_c():
         if process.poll() is None:
             process.kill()
     assert process.returncode == 0, rest
-    assert re.search(r"POST /prod/items 201 \d+ ms", rest) and "Stopping." in rest
+    assert re.search(rf"POST /{contract.stage()}/items 201 \d+ ms", rest) and "Stopping." in rest
     assert "Traceback" not in rest
     assert _files(PROJECT_ROOT / "cdk.out") == checked_assembly, "local mode never writes the checked cdk.out/"
 
@@ -377,7 +377,7 @@ def test_the_readmes_python_example_signs_and_creates_an_item(local_api, capsys)
     readme = (PROJECT_ROOT / "README.md").read_text()
     section = readme[readme.index("## Run it locally"):readme.index("## Deploy and destroy")]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
-    exec(code.replace("http://127.0.0.1:3000/prod/", local_api.url), {})
+    exec(code.replace(f"http://127.0.0.1:3000/{local_api.api.stage}/", local_api.url), {})
     assert capsys.readouterr().out.startswith("201 {")
 
 
@@ -386,7 +386,7 @@ def test_the_readmes_curl_examples_work_as_written(local_api):
     section = readme[readme.index("## Run it locally"):readme.index("## Deploy and destroy")]
     script = re.search(r"```sh\n(SIGN=.*?)```", section, re.S).group(1)
     result = subprocess.run(
-        ["bash", "-c", script.replace("http://127.0.0.1:3000/prod/", local_api.url)],
+        ["bash", "-c", script.replace(f"http://127.0.0.1:3000/{local_api.api.stage}/", local_api.url)],
         capture_output=True, text=True, timeout=60, check=True,
     )
     decoder, text, documents = json.JSONDecoder(), result.stdout.strip(), []

@@ -21,7 +21,9 @@ from localdev.api import LocalApi
 from localdev.sigv4 import LocalCredentials, sign
 from conftest import items_table, local_api_definition
 
-PATHS = ["/prod/items", "/prod/items/wire-1", "/prod/items/missing", "/prod/items/..", "/prod", "/openapi.json", "*"]
+STAGE = f"/{contract.stage()}"
+ITEMS = f"{STAGE}/items"
+PATHS = [ITEMS, f"{ITEMS}/wire-1", f"{ITEMS}/missing", f"{ITEMS}/..", STAGE, "/openapi.json", "*"]
 METHODS = ["GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS"]
 
 
@@ -121,12 +123,12 @@ def assert_one_json_answer(wire: Wire, raw: bytes, method: str) -> int:
 
 def test_a_body_tampered_after_signing_its_hash_is_refused_and_not_stored(wire):
     signed = sign(
-        LocalCredentials(), "POST", f"http://{wire.host}/prod/items",
+        LocalCredentials(), "POST", f"http://{wire.host}{ITEMS}",
         {"Content-Type": "application/json", "x-amz-content-sha256": hashlib.sha256(b'{"amount": 1}').hexdigest()},
         b'{"amount": 1}',
     )
     forged = b'{"amount": 1000000}'
-    lines = ["POST /prod/items HTTP/1.1", f"Host: {wire.host}", *(f"{k}: {v}" for k, v in signed.items()),
+    lines = [f"POST {ITEMS} HTTP/1.1", f"Host: {wire.host}", *(f"{k}: {v}" for k, v in signed.items()),
              f"Content-Length: {len(forged)}"]
     raw = ("\r\n".join(lines) + "\r\n\r\n").encode() + forged
     before = wire.count_items()
@@ -136,7 +138,7 @@ def test_a_body_tampered_after_signing_its_hash_is_refused_and_not_stored(wire):
 
 
 def test_a_spec_correct_signer_reaches_the_function(wire):
-    target = "/prod/items?limit=%35"
+    target = f"{ITEMS}?limit=%35"
     request = http.HttpRequest("GET", target, http.HttpHeaders([("host", wire.host), ("user-agent", "crt/1")]))
     config = auth.AwsSigningConfig(
         algorithm=auth.AwsSigningAlgorithm.V4,
@@ -155,7 +157,7 @@ def test_a_spec_correct_signer_reaches_the_function(wire):
 
 
 def test_a_non_ascii_authorization_header_gets_a_json_403(wire):
-    raw = f"GET /prod/items HTTP/1.1\r\nHost: {wire.host}\r\nAuthorization: AWS4-HMAC-SHA256 Credential=\xe9\r\n\r\n"
+    raw = f"GET {ITEMS} HTTP/1.1\r\nHost: {wire.host}\r\nAuthorization: AWS4-HMAC-SHA256 Credential=\xe9\r\n\r\n"
     response, body = wire.exchange(raw.encode("latin-1"), "GET")
     assert response.status_code == 403 and json.loads(body)["error"]["code"] == "INVALID_SIGNATURE"
 
@@ -164,7 +166,7 @@ def test_a_non_ascii_authorization_header_gets_a_json_403(wire):
 
 
 def test_a_head_response_has_headers_only(wire):
-    response, body = wire.exchange(wire.signed_request("HEAD", "/prod/items"), "HEAD")
+    response, body = wire.exchange(wire.signed_request("HEAD", ITEMS), "HEAD")
     assert response.status_code == 403 and body == b""
 
 
@@ -172,7 +174,7 @@ def test_two_requests_on_one_connection_get_two_whole_answers(wire):
     with socket.create_connection(("127.0.0.1", wire.port), timeout=20) as connection:
         stream = connection.makefile("rwb")
         for method in ("HEAD", "GET"):
-            stream.write(wire.signed_request(method, "/prod/items"))
+            stream.write(wire.signed_request(method, ITEMS))
             stream.flush()
             status_line = stream.readline()
             headers = {}
@@ -188,7 +190,7 @@ def test_two_requests_on_one_connection_get_two_whole_answers(wire):
 @pytest.mark.parametrize("length", ["abc", "-1", "1.5", "0x10", "1, 2", " ", "99999999999999999999999"])
 def test_a_bad_content_length_is_a_400_or_413_and_nothing_runs(wire, length):
     body = b'{"id": "should-not-exist"}'
-    raw = wire.signed_request("POST", "/prod/items", body).replace(
+    raw = wire.signed_request("POST", ITEMS, body).replace(
         f"Content-Length: {len(body)}".encode(), f"Content-Length: {length}".encode()
     )
     status = assert_one_json_answer(wire, raw, "POST")
@@ -196,14 +198,14 @@ def test_a_bad_content_length_is_a_400_or_413_and_nothing_runs(wire, length):
 
 
 def test_conflicting_lengths_are_refused(wire):
-    raw = wire.signed_request("POST", "/prod/items", b"{}")
+    raw = wire.signed_request("POST", ITEMS, b"{}")
     for extra in (b"Content-Length: 3\r\n", b"Transfer-Encoding: chunked\r\n"):
         assert assert_one_json_answer(wire, raw.replace(b"\r\n\r\n", b"\r\n" + extra + b"\r\n", 1), "POST") == 400
 
 
 def test_a_chunked_body_is_read_as_sent(wire):
     body = b'{"id": "chunked-1", "n": 1}'
-    signed = wire.signed_request("POST", "/prod/items", body, {"Content-Type": "application/json"})
+    signed = wire.signed_request("POST", ITEMS, body, {"Content-Type": "application/json"})
     head = signed[: signed.index(b"\r\n\r\n")].replace(f"Content-Length: {len(body)}".encode(), b"Transfer-Encoding: chunked")
     chunked = b"5\r\n" + body[:5] + b"\r\n" + f"{len(body) - 5:x};ext=1\r\n".encode() + body[5:] + b"\r\n0\r\n\r\n"
     response, answer = wire.exchange(head + b"\r\n\r\n" + chunked, "POST")
@@ -212,13 +214,13 @@ def test_a_chunked_body_is_read_as_sent(wire):
 
 @pytest.mark.parametrize("chunks", [b"zz\r\nab\r\n0\r\n\r\n", b"5\r\nab\r\n0\r\n\r\n", b"3\r\nabc", b"-1\r\n"])
 def test_a_malformed_chunked_body_is_a_400(wire, chunks):
-    raw = wire.signed_request("POST", "/prod/items").replace(b"Content-Length: 0", b"Transfer-Encoding: chunked")
+    raw = wire.signed_request("POST", ITEMS).replace(b"Content-Length: 0", b"Transfer-Encoding: chunked")
     assert assert_one_json_answer(wire, raw + chunks, "POST") == 400
 
 
 def test_a_deeply_nested_body_is_a_400_json(wire):
     body = b"[" * 100_000 + b"]" * 100_000
-    status = assert_one_json_answer(wire, wire.signed_request("POST", "/prod/items", body), "POST")
+    status = assert_one_json_answer(wire, wire.signed_request("POST", ITEMS, body), "POST")
     assert status == 400
 
 
@@ -226,7 +228,7 @@ def test_a_deeply_nested_body_is_a_400_json(wire):
 
 
 def test_a_body_over_api_gateways_10_mb_is_a_413_unread(wire):
-    raw = wire.signed_request("POST", "/prod/items", b"").replace(
+    raw = wire.signed_request("POST", ITEMS, b"").replace(
         b"Content-Length: 0", f"Content-Length: {contract.limits.API_GATEWAY_PAYLOAD_BYTES + 1}".encode()
     )
     response, body = wire.exchange(raw, "POST")
@@ -236,7 +238,7 @@ def test_a_body_over_api_gateways_10_mb_is_a_413_unread(wire):
 def test_a_body_whose_event_exceeds_lambdas_6_mb_is_a_413(wire):
     body = json.dumps({"blob": "x" * (contract.limits.LAMBDA_SYNC_PAYLOAD_BYTES + 1)}).encode()
     status = assert_one_json_answer(
-        wire, wire.signed_request("POST", "/prod/items", body, {"Content-Type": "text/plain"}), "POST"
+        wire, wire.signed_request("POST", ITEMS, body, {"Content-Type": "text/plain"}), "POST"
     )
     assert status == 413
 
@@ -244,7 +246,7 @@ def test_a_body_whose_event_exceeds_lambdas_6_mb_is_a_413(wire):
 def test_a_body_within_lambdas_limit_reaches_the_function_which_judges_it(wire):
     body = json.dumps({"blob": "x" * 500_000}).encode()
     response, answer = wire.exchange(
-        wire.signed_request("POST", "/prod/items", body, {"Content-Type": "application/json"}), "POST"
+        wire.signed_request("POST", ITEMS, body, {"Content-Type": "application/json"}), "POST"
     )
     assert response.status_code == 413 and json.loads(answer)["error"]["code"] == "ItemTooLarge"
 
@@ -252,8 +254,8 @@ def test_a_body_within_lambdas_limit_reaches_the_function_which_judges_it(wire):
 @pytest.mark.parametrize(
     "target",
     [
-        "/prod/items/" + "a" * (contract.limits.API_GATEWAY_METHOD_ARN_BYTES - 50),  # method ARN over 1600 bytes
-        "/prod/items?next=" + "a" * contract.limits.API_GATEWAY_REGIONAL_URL_CHARS,  # URL over 10240 characters
+        f"{ITEMS}/" + "a" * (contract.limits.API_GATEWAY_METHOD_ARN_BYTES - 50),  # method ARN over 1600 bytes
+        f"{ITEMS}?next=" + "a" * contract.limits.API_GATEWAY_REGIONAL_URL_CHARS,  # URL over 10240 characters
     ],
 )
 def test_an_over_long_uri_is_a_414(wire, target):
@@ -297,7 +299,7 @@ def raw_requests(draw) -> tuple[bytes, str]:
         headers.append(("Transfer-Encoding", "chunked"))
         body = (f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n") if body else b"0\r\n\r\n"
     request_line = " ".join(part for part in (method, target, version) if part)
-    if draw(st.booleans()) and method in METHODS and target.startswith("/prod") and version == "HTTP/1.1":
+    if draw(st.booleans()) and method in METHODS and target.startswith(STAGE) and version == "HTTP/1.1":
         # Validly signed, so that the function runs for some of them.
         signed = sign(LocalCredentials(), method, f"http://127.0.0.1{target}", {}, body)
         headers = [("Host", "127.0.0.1"), *signed.items(), *headers]
@@ -308,7 +310,7 @@ def raw_requests(draw) -> tuple[bytes, str]:
 @given(request=raw_requests())
 # Found by this search: answered without a status line (HTTP/0.9), a HEAD answer with a body, a 505.
 @example(request=(b"GET HTTP/1.1\r\nContent-Length: 0\r\n\r\n", "GET", True))
-@example(request=(b"HEAD /prod/items HTTP/2.0\r\nContent-Length: 0\r\n\r\n", "HEAD", True))
+@example(request=(f"HEAD {ITEMS} HTTP/2.0\r\nContent-Length: 0\r\n\r\n".encode(), "HEAD", True))
 @example(request=(b"HEAD\r\nContent-Length: 0\r\n\r\n", "HEAD", True))
 def test_any_bytes_get_exactly_one_json_answer_per_request_and_a_refused_request_writes_nothing(wire, request):
     raw, method, one_request = request
