@@ -47,7 +47,7 @@ def version_schema() -> dict:
         "minimum": 1,
         "maximum": limits.VERSION_MAX,
         "description": (
-            "Server-managed: 1 on create, +1 on every replace; at most 2^53-1, the largest integer JavaScript "
+            "Server-managed: 1 on create, +1 on every write; at most 2^53-1, the largest integer JavaScript "
             "clients read exactly"
         ),
     }
@@ -128,9 +128,9 @@ def platform_limits() -> dict:
             "Rules JSON Schema cannot state, which the function enforces with 400 InvalidItem or 413 ItemTooLarge: "
             f"an item of at most {limits.DYNAMODB_ITEM_BYTES} bytes as DynamoDB counts them, nested at most "
             f"{limits.DYNAMODB_NESTING_LEVELS} levels deep, strings of valid Unicode (no lone surrogates), fractions "
-            "a double holds exactly; and on replaceItem, a body id equal to the path's. Lambda's and API Gateway's "
-            "limits are refused by API Gateway before the function (413, 414); a list page is cut short to stay "
-            "within Lambda's response payload. Source: lambda/limits.py."
+            "a double holds exactly. Lambda's and API Gateway's limits are refused by API Gateway before the "
+            "function (413, 414); a list page is cut short to stay within Lambda's response payload. "
+            "Source: lambda/limits.py."
         ),
     }
 

@@ -74,3 +74,16 @@ def test_the_configuration_table_lists_exactly_the_settings():
     table = section[section.index("| Context key"):section.index("\n\n", section.index("| Context key"))]
     keys = set(re.findall(r"^\| `(\w+)`", table, re.M))
     assert keys == {field.name for field in fields(ServiceConfig)}
+
+
+def test_the_dynamodb_actions_the_readme_lists_are_the_roles():
+    """The diagram's arrow and the function role's defaults name exactly what main.TABLE_ACTIONS grants, so an
+    operation that adds an action shows up here."""
+    from main import TABLE_ACTIONS
+
+    granted = {action.removeprefix("dynamodb:") for action in TABLE_ACTIONS}
+    [arrow] = re.findall(r"fn -->\|([A-Za-z ]+)\| table", README)
+    [role_line] = [line for line in README.splitlines() if line.startswith("- `dynamodb:")]
+    listed = {name.removeprefix("dynamodb:") for name in re.findall(r"`([\w:]+)`", role_line.split(" on ")[0])}
+    assert set(arrow.split()) == granted
+    assert listed == granted

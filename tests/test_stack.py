@@ -354,12 +354,14 @@ def test_api_auth_none_context_opens_the_methods(synth_with):
 def test_methods_with_bodies_are_validated_against_json_models(synth):
     validator_id, validator = synth.only("AWS::ApiGateway::RequestValidator")
     assert validator["Properties"]["ValidateRequestBody"] is True
-    for method in synth.resources_of_type("AWS::ApiGateway::Method").values():
-        props = method["Properties"]
-        if props["HttpMethod"] in ("POST", "PUT"):
-            assert props["RequestValidatorId"] == {"Ref": validator_id}
-            model = synth.resources[props["RequestModels"]["application/json"]["Ref"]]
-            assert model["Properties"]["Schema"]["type"] == "object"
+    methods = _methods_by_route(synth)
+    with_bodies = {operation for operation in OPERATIONS if contract.request_body_schema_name(*operation)}
+    assert with_bodies
+    for operation in with_bodies:
+        props = methods[operation]
+        assert props["RequestValidatorId"] == {"Ref": validator_id}
+        model = synth.resources[props["RequestModels"]["application/json"]["Ref"]]
+        assert model["Properties"]["Schema"]["type"] == "object"
 
 
 def test_prod_stage_traces_logs_and_throttles_without_data_tracing(synth):
