@@ -2,7 +2,9 @@
 """The CDK app: context -> ServiceConfig -> the one stack, then tags and the policy gate on the whole app.
 
 `cdk.json` runs this file for the CDK CLI. Run directly (`python app.py [-c key=value ...]`) it synthesizes
-to ./cdk.out with the same context, so the gate needs no Node.js CLI.
+to ./cdk.out with the same context, so the gate needs no Node.js CLI. After that one synthesis, `--report`
+writes and prints the review report (exit 1 on an unacknowledged finding) and `--ledger` rewrites
+policies/ledger.json from it.
 """
 
 import argparse
@@ -14,10 +16,13 @@ from pathlib import Path
 from aws_cdk import App
 
 from config import ALLOWED, ConfigError, ServiceConfig
+from conventions import apply_tags
 from main import ServerlessBackendStack
+from policies import ledger
 from policies.acknowledgements import apply_acknowledgements
 from policies.pack import apply_policies
-from policies.tagging import apply_tags
+from policies.report import render
+from policies.validation_report import ValidationReport
 
 PROJECT_ROOT = Path(__file__).parent
 STACK_ID = "ServerlessAutomation"
@@ -58,6 +63,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("-c", "--context", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("-o", "--output", default=str(PROJECT_ROOT / "cdk.out"), help="the cloud assembly's directory")
+    parser.add_argument("--report", action="store_true", help="write and print the review report (policy-report.md)")
+    parser.add_argument("--ledger", action="store_true", help="rewrite policies/ledger.json from this synthesis")
     args = parser.parse_args(argv)
     # Under the CDK CLI, CDK_OUTDIR and the CLI's context are set and take precedence.
     outdir = None if "CDK_OUTDIR" in os.environ else args.output
@@ -66,10 +73,26 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
-    assembly = app.synth()
-    if outdir is not None:
-        for stack in assembly.stacks:
-            print(f"Synthesized {stack.stack_name}: {Path(assembly.directory) / stack.template_file}")
+    if not (args.report or args.ledger):
+        assembly = app.synth()
+        if outdir is not None:
+            for stack in assembly.stacks:
+                print(f"Synthesized {stack.stack_name}: {Path(assembly.directory) / stack.template_file}")
+        return
+    try:
+        app.synth()
+    except RuntimeError as error:  # the report says which findings failed it
+        if "ValidationFailed" not in str(error):
+            raise
+    report = ValidationReport.read(Path(app.outdir) / "validation-report.json")
+    if args.ledger:
+        print(f"Wrote {ledger.LEDGER} ({ledger.write(report)} acknowledged findings)")
+    if args.report:
+        target = Path(app.outdir) / "policy-report.md"
+        target.write_text(render(report), encoding="utf-8")
+        print(render(report))
+        print(f"Written to {target}")
+    sys.exit(1 if report.open else 0)
 
 
 if __name__ == "__main__":

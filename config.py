@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, fields
+from typing import Any
 
 from constructs import Node
 
@@ -53,14 +54,15 @@ class ServiceConfig:
         )
 
     @classmethod
-    def from_context(cls, node: Node) -> "ServiceConfig":
+    def from_context(cls, node: Node) -> ServiceConfig:
         return cls.from_settings(settings_from_context(node.get_all_context()))
 
     @classmethod
-    def from_settings(cls, settings: dict) -> "ServiceConfig":
+    def from_settings(cls, settings: dict) -> ServiceConfig:
         """The config from settings as cdk.json (typed) or `-c` (strings) gives them."""
-        kinds = {field.name: field.type for field in fields(cls)}
-        return cls(**{name: _coerce(name, raw, kinds[name]) for name, raw in settings.items()})
+        kinds = {field.name: str(field.type) for field in fields(cls)}
+        values: dict[str, Any] = {name: _coerce(name, raw, kinds[name]) for name, raw in settings.items()}
+        return cls(**values)
 
 
 def settings_from_context(context: dict) -> dict:

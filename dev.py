@@ -21,7 +21,9 @@ TOOL_REQUIREMENTS = ("tox==4.67.13", "tox-uv==1.37.1")
 
 def main() -> int:
     if sys.version_info < (3, 11):
-        sys.exit(f"error: Python 3.11 or newer is needed, this is {sys.version.split()[0]}: run dev.py with python3.11+")
+        sys.exit(
+            f"error: Python 3.11 or newer is needed, this is {sys.version.split()[0]}: run dev.py with python3.11+"
+        )
     bin_dir = TOOL_ENV / ("Scripts" if os.name == "nt" else "bin")
     tox = bin_dir / "tox"
     if not tox.exists():

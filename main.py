@@ -33,14 +33,13 @@ from constructs import Construct
 from api import contract
 from api.cdk_models import cdk_json_schema
 from config import ServiceConfig
-from policies.rules import API_GATEWAY_LOGGING_ACTIONS
-
+from conventions import API_GATEWAY_LOGGING_ACTIONS
 
 LAMBDA_SOURCE = Path(__file__).parent / "lambda"
 LAMBDA_PACKAGE_EXCLUDES = ["__pycache__", "*.pyc", ".pytest_cache"]
 CODE_KEY_PREFIX = "lambda/"
 
-# config.LOG_RETENTION_DAYS as CDK's retention values (tests/test_imports.py keeps the two equal).
+# config.LOG_RETENTION_DAYS as CDK's retention values (tests/test_config.py keeps the two equal).
 LOG_RETENTION = {
     7: logs.RetentionDays.ONE_WEEK,
     14: logs.RetentionDays.TWO_WEEKS,
@@ -75,11 +74,6 @@ def _resource_for(resources: dict, path: str) -> apigateway.IResource:
     return resources[path]
 
 
-def custom_resource_providers(stack: Stack) -> list[CustomResourceProviderBase]:
-    """CDK's stack-level singleton providers (raw CfnResources), found by type rather than by hashed path."""
-    return [child for child in stack.node.children if isinstance(child, CustomResourceProviderBase)]
-
-
 class ServerlessBackendStack(Stack):
     """API Gateway REST API -> one Python Lambda -> one DynamoDB table, with the code served from S3."""
 
@@ -103,6 +97,10 @@ class ServerlessBackendStack(Stack):
         self.error_rate_alarm = self._build_error_rate_alarm()
         self._build_outputs()
 
+    def custom_resource_providers(self) -> list[CustomResourceProviderBase]:
+        """CDK's stack-level singleton providers (raw CfnResources), found by type rather than by hashed path."""
+        return [child for child in self.node.children if isinstance(child, CustomResourceProviderBase)]
+
     def _build_artifacts_bucket(self) -> s3.Bucket:
         return s3.Bucket(
             self,
@@ -122,7 +120,7 @@ class ServerlessBackendStack(Stack):
         Left alone, Lambda creates their log group at run time, without retention, and `cdk destroy`
         leaves it behind. The provider construct has no logging option, so its handler is pointed here.
         """
-        providers = custom_resource_providers(self)
+        providers = self.custom_resource_providers()
         if not providers:
             return
         log_group = self._build_log_group("CustomResourceProviderLogGroup")
@@ -130,8 +128,16 @@ class ServerlessBackendStack(Stack):
             handler = _raw_child(provider, "AWS::Lambda::Function")
             handler.add_property_override("LoggingConfig.LogGroup", log_group.log_group_name)
             _raw_child(provider, "AWS::IAM::Role").add_property_override(
-                "Policies", [{"PolicyName": "NoLogGroupCreation", "PolicyDocument": {
-                    "Version": "2012-10-17", "Statement": [DENY_LOG_GROUP_CREATION.to_statement_json()]}}]
+                "Policies",
+                [
+                    {
+                        "PolicyName": "NoLogGroupCreation",
+                        "PolicyDocument": {
+                            "Version": "2012-10-17",
+                            "Statement": [DENY_LOG_GROUP_CREATION.to_statement_json()],
+                        },
+                    }
+                ],
             )
 
     def _build_code_deployment(self) -> s3_deployment.BucketDeployment:
@@ -182,7 +188,7 @@ class ServerlessBackendStack(Stack):
         return iam.Role(
             self,
             "FunctionRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),  # pyright: ignore[reportArgumentType]  (jsii protocols, aws-cdk#31454)
             description="Items API function: item reads/writes on its table, its own logs, X-Ray traces",
             inline_policies={
                 "ItemsFunction": iam.PolicyDocument(
@@ -278,7 +284,11 @@ class ServerlessBackendStack(Stack):
         """Every operation of the contract (api/openapi.json) as a method on its resource, named by its
         operationId (which the function routes by) and with the request model of its body: adding an operation
         to the document adds it here."""
-        integration = apigateway.LambdaIntegration(self.function, proxy=True, allow_test_invoke=False)
+        integration = apigateway.LambdaIntegration(
+            self.function,  # pyright: ignore[reportArgumentType]  (jsii protocols, aws-cdk#31454)
+            proxy=True,
+            allow_test_invoke=False,
+        )
         resources = {"/": api.root}
         models = {}
         for path, method in sorted(contract.operations()):
@@ -312,9 +322,7 @@ class ServerlessBackendStack(Stack):
                 construct_id,
                 type=response_type,
                 templates={
-                    "application/json": (
-                        '{"error": {"code": "' + code + '", "message": $context.error.messageString}}'
-                    )
+                    "application/json": ('{"error": {"code": "' + code + '", "message": $context.error.messageString}}')
                 },
             )
 
@@ -328,7 +336,7 @@ class ServerlessBackendStack(Stack):
         return iam.Role(
             self,
             "ApiGatewayCloudWatchRole",
-            assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
+            assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),  # pyright: ignore[reportArgumentType]  (jsii protocols, aws-cdk#31454)
             description="API Gateway's account-wide CloudWatch Logs role (execution and access logs)",
             inline_policies={
                 "PushToCloudWatchLogs": iam.PolicyDocument(
@@ -386,7 +394,8 @@ class ServerlessBackendStack(Stack):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         if self.alarm_topic is not None:
-            alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.alarm_topic))
+            action = cloudwatch_actions.SnsAction(self.alarm_topic)  # pyright: ignore[reportArgumentType]  (jsii protocols, aws-cdk#31454)
+            alarm.add_alarm_action(action)  # pyright: ignore[reportArgumentType]  (jsii protocols, aws-cdk#31454)
         return alarm
 
     def _build_alarm_topic(self) -> sns.Topic | None:
@@ -394,7 +403,7 @@ class ServerlessBackendStack(Stack):
         if not self.config.alarm_email:
             return None
         topic = sns.Topic(self, "AlarmTopic", display_name="Items API alarms", enforce_ssl=True)
-        topic.add_subscription(sns_subscriptions.EmailSubscription(self.config.alarm_email))
+        topic.add_subscription(sns_subscriptions.EmailSubscription(self.config.alarm_email))  # pyright: ignore[reportArgumentType]  (jsii protocols, aws-cdk#31454)
         return topic
 
     def _build_outputs(self) -> None:

@@ -25,6 +25,8 @@ _LIMITS_SOURCE = Path(__file__).resolve().parent.parent / "lambda" / "limits.py"
 
 def _load_limits():
     spec = importlib.util.spec_from_file_location("items_function_limits", _LIMITS_SOURCE)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load the function's limits from {_LIMITS_SOURCE}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -91,7 +93,9 @@ HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
 def operations() -> set[tuple[str, str]]:
     """(path, METHOD) of every operation the document defines."""
-    return {(path, method.upper()) for path, item in load()["paths"].items() for method in item if method in HTTP_METHODS}
+    return {
+        (path, method.upper()) for path, item in load()["paths"].items() for method in item if method in HTTP_METHODS
+    }
 
 
 def operation_ids() -> dict[tuple[str, str], str]:

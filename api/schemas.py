@@ -63,7 +63,11 @@ def item_page_schema() -> dict:
         "required": ["items"],
         "additionalProperties": False,
         "properties": {
-            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Item"}, "maxItems": limits.PAGE_SIZE_MAX},
+            "items": {
+                "type": "array",
+                "items": {"$ref": "#/components/schemas/Item"},
+                "maxItems": limits.PAGE_SIZE_MAX,
+            },
             "next": {
                 "$ref": "#/components/schemas/Id",
                 "description": (

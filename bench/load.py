@@ -22,11 +22,10 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from api import contract
+from localdev.sigv4 import LocalCredentials, sign
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from localdev.sigv4 import LocalCredentials, sign  # noqa: E402
-
 CLIENTS = 50
 REQUESTS_PER_CLIENT = 100
 SHARED_ID = "shared"
@@ -35,7 +34,8 @@ SHARED_ID = "shared"
 class Client:
     def __init__(self, base_url: str):
         parts = urlsplit(base_url)
-        self.base_url, self.host, self.port, self.prefix = base_url, parts.hostname, parts.port, parts.path.rstrip("/")
+        self.base_url, self.port, self.prefix = base_url, parts.port, parts.path.rstrip("/")
+        self.host = parts.hostname or "127.0.0.1"
         self.connection = http.client.HTTPConnection(self.host, self.port, timeout=60)
         self.samples: list[tuple[str, int, float]] = []
         self.transport_errors = 0
@@ -67,7 +67,7 @@ def run_client(client: Client, number: int, outcome: dict, lock: threading.Lock)
         client.request("get", "GET", f"/items/{item_id}")
         client.request("list", "GET", "/items?limit=20")
         status, current = client.request("read-shared", "GET", f"/items/{SHARED_ID}")
-        if status == 200:
+        if status == 200 and current is not None:
             status, _ = client.request(
                 "replace", "PUT", f"/items/{SHARED_ID}", {"by": number, "step": step, "version": current["version"]}
             )
@@ -87,10 +87,12 @@ def start_local_api() -> tuple[subprocess.Popen, str]:
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
         start_new_session=True,
     )
-    for line in process.stdout:
-        found = re.search(r"Listening on (http://127\.0\.0\.1:\d+/prod/)", line)
+    output = process.stdout
+    assert output is not None  # stdout=PIPE
+    for line in output:
+        found = re.search(rf"Listening on (http://127\.0\.0\.1:\d+/{contract.stage()}/)", line)
         if found:
-            threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()  # drain the log
+            threading.Thread(target=lambda: [None for _ in output], daemon=True).start()  # drain the log
             return process, found.group(1)
     raise RuntimeError("the local API stopped before listening")
 
@@ -110,8 +112,11 @@ def load_test(clients: int = CLIENTS) -> dict:
             thread.join()
         elapsed = time.perf_counter() - started
         check = Client(base_url)
-        lost = [item_id for item_id in outcome["created"] if check.request("check", "GET", f"/items/{item_id}")[0] != 200]
+        lost = [
+            item_id for item_id in outcome["created"] if check.request("check", "GET", f"/items/{item_id}")[0] != 200
+        ]
         _, shared = check.request("check", "GET", f"/items/{SHARED_ID}")
+        assert shared is not None, "the shared item is gone"
     finally:
         os.killpg(process.pid, signal.SIGINT)
         process.wait(timeout=30)

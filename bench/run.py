@@ -23,19 +23,17 @@ import time
 import zipfile
 from pathlib import Path
 
+import boto3
+
+from api import contract
+from app import STACK_ID
+from bench.load import load_test
+from localdev.dynamodb import LocalDynamoDB
+from localdev.events import api_event
+from localdev.template import read_api
+from main import LAMBDA_SOURCE
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import boto3  # noqa: E402
-
-from bench.load import load_test  # noqa: E402
-from localdev.dynamodb import LocalDynamoDB  # noqa: E402
-from localdev.events import api_event  # noqa: E402
-from api import contract  # noqa: E402
-from app import STACK_ID  # noqa: E402
-from localdev.template import read_api  # noqa: E402
-from main import LAMBDA_SOURCE  # noqa: E402
-
 RESULTS = ROOT / "bench" / "results"
 DYNALITE = ROOT / "bench" / "node_modules" / ".bin" / "dynalite"
 KEY_SCHEMA = {
@@ -140,8 +138,10 @@ def warm_overhead(handler, client, table: str) -> dict:
         direct.append(time.perf_counter() - started)
 
     for _ in range(50):
-        via_handler(), via_boto3()
-    through_handler.clear(), direct.clear()
+        via_handler()
+        via_boto3()
+    through_handler.clear()
+    direct.clear()
     for _ in range(WARM_REQUESTS):
         for call in random.sample([via_handler, via_boto3], 2):
             call()
@@ -222,7 +222,7 @@ def gate_cost() -> dict:
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "bench.count_syntheses"],
         env={**os.environ, "SYNTHESIS_COUNT_FILE": str(counts_file), "PYTHONPATH": str(ROOT)},
     )
-    report_s = timed([sys.executable, "-m", "policies.report"])
+    report_s = timed([sys.executable, "app.py", "--report"])
     counts = json.loads(counts_file.read_text())
     return {
         "synth_s": round(synth_s, 1),
@@ -265,8 +265,10 @@ def cost(handler_ms: float, memory_mb: int) -> dict:
         "reads_share": 0.8,
         "measured_billed_ms": measured_ms,
         "usd_per_month": {
-            f"{billed}ms": {"1M": round(monthly_cost(10**6, billed, memory_mb), 2),
-                            "100M": round(monthly_cost(10**8, billed, memory_mb), 2)}
+            f"{billed}ms": {
+                "1M": round(monthly_cost(10**6, billed, memory_mb), 2),
+                "100M": round(monthly_cost(10**8, billed, memory_mb), 2),
+            }
             for billed in (measured_ms, 10)
         },
         "prices": PRICES,
@@ -287,7 +289,7 @@ def start_dynalite() -> tuple[subprocess.Popen, str]:
         text=True,
         start_new_session=True,  # node runs under a wrapper: stop the whole group, not just the wrapper
     )
-    assert "listening" in process.stdout.readline().lower()
+    assert process.stdout is not None and "listening" in process.stdout.readline().lower()
     return process, f"http://127.0.0.1:{port}"
 
 
@@ -300,13 +302,17 @@ def _free_port() -> int:
 
 
 def plot(list_dynalite: dict, list_moto: dict, target: Path) -> None:
-    import matplotlib
+    # Only the bench environment installs matplotlib (tox.ini); the gate's type check runs without it.
+    import matplotlib  # pyright: ignore[reportMissingImports]
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # pyright: ignore[reportMissingImports]
 
     figure, axes = plt.subplots(figsize=(6.4, 4))
-    for label, series in (("dynalite (Scan stops at Limit)", list_dynalite), ("moto (Scan reads whole table)", list_moto)):
+    for label, series in (
+        ("dynalite (Scan stops at Limit)", list_dynalite),
+        ("moto (Scan reads whole table)", list_moto),
+    ):
         axes.plot(list(series), list(series.values()), marker="o", label=label)
     axes.set_xscale("log")
     axes.set_xlabel("items in table")
@@ -341,51 +347,104 @@ def main() -> int:
     costs = cost(warm["handler_ms"], memory_mb=256)
 
     rows = [
-        ("Handler cold init vs import boto3 + client (median of %d)" % cold["runs"],
-         f"{cold['handler_ms']:.0f} ms vs {cold['floor_ms']:.0f} ms = {cold['handler_ms'] / cold['floor_ms']:.2f}x", "<= 0.85x",
-         cold["handler_ms"] / cold["floor_ms"] <= 0.85),
-        ("Warm GET /items/{id} via handler vs boto3 get_item (median of %d)" % warm["requests"],
-         f"{warm['handler_ms']:.2f} ms vs {warm['boto3_ms']:.2f} ms = {warm['handler_ms'] / warm['boto3_ms']:.2f}x", "<= 1.2x",
-         warm["handler_ms"] / warm["boto3_ms"] <= 1.2),
-        ("List limit=50 p50, 10,000 vs 100 items (dynalite)",
-         f"{list_dynalite[10_000]:.2f} ms vs {list_dynalite[100]:.2f} ms = {list_dynalite[10_000] / list_dynalite[100]:.2f}x", "<= 1.5x",
-         list_dynalite[10_000] / list_dynalite[100] <= 1.5),
-        ("List limit=50 p50, 10,000 vs 100 items (moto, informational)",
-         f"{list_moto[10_000]:.2f} ms vs {list_moto[100]:.2f} ms = {list_moto[10_000] / list_moto[100]:.2f}x", "-", None),
-        (f"Local API, {load['clients']} clients x {load['requests'] // load['clients']} mixed signed requests: requests/s, p50, p99",
-         f"{load['requests_per_second']} req/s, p50 {load['p50_ms']} ms, p99 {load['p99_ms']} ms", "-", None),
-        ("Local API under that load: transport errors, 5xx, lost or duplicated writes",
-         f"{load['transport_errors']}, {load['server_errors']}, {load['lost_creates'] + abs(load['lost_or_duplicated_replaces'])}"
-         f" ({load['created']} creates read back; shared item at version {load['shared_final_version']}"
-         f" after {load['replaces_succeeded']} successful replaces, {load['conflicts']} conflicts)", "0, 0, 0",
-         load["transport_errors"] == load["server_errors"] == load["lost_creates"] == load["lost_or_duplicated_replaces"] == 0),
-        ("Code zip in the artifacts bucket", f"{pkg['zip_kb']} KB: {', '.join(pkg['files'])}", "handler modules only",
-         pkg["only_handler_modules"]),
-        ("Gate syntheses of the project's apps per run: with validation / without / commands that run the app",
-         f"{gate['syntheses']['in_process_validated']} / {gate['syntheses']['in_process']} / {gate['syntheses']['commands']}",
-         "1 with validation", gate["syntheses"]["in_process_validated"] == 1),
-        ("Gate test time in units of one synthesis (python app.py, with cdk-nag, policies, CFN validation)",
-         f"{gate['tests_in_synths']} (tests {gate['tests_s']} s, one synth {gate['synth_s']} s, report {gate['report_s']} s;"
-         f" {gate['cpus']} CPUs; seconds are information only)", "<= 18", gate["tests_in_synths"] <= 18),
+        (
+            f"Handler cold init vs import boto3 + client (median of {cold['runs']})",
+            f"{cold['handler_ms']:.0f} ms vs {cold['floor_ms']:.0f} ms = {cold['handler_ms'] / cold['floor_ms']:.2f}x",
+            "<= 0.85x",
+            cold["handler_ms"] / cold["floor_ms"] <= 0.85,
+        ),
+        (
+            f"Warm GET /items/{{id}} via handler vs boto3 get_item (median of {warm['requests']})",
+            f"{warm['handler_ms']:.2f} ms vs {warm['boto3_ms']:.2f} ms = {warm['handler_ms'] / warm['boto3_ms']:.2f}x",
+            "<= 1.2x",
+            warm["handler_ms"] / warm["boto3_ms"] <= 1.2,
+        ),
+        (
+            "List limit=50 p50, 10,000 vs 100 items (dynalite)",
+            f"{list_dynalite[10_000]:.2f} ms vs {list_dynalite[100]:.2f} ms = "
+            f"{list_dynalite[10_000] / list_dynalite[100]:.2f}x",
+            "<= 1.5x",
+            list_dynalite[10_000] / list_dynalite[100] <= 1.5,
+        ),
+        (
+            "List limit=50 p50, 10,000 vs 100 items (moto, informational)",
+            f"{list_moto[10_000]:.2f} ms vs {list_moto[100]:.2f} ms = {list_moto[10_000] / list_moto[100]:.2f}x",
+            "-",
+            None,
+        ),
+        (
+            f"Local API, {load['clients']} clients x {load['requests'] // load['clients']} mixed signed requests: "
+            "requests/s, p50, p99",
+            f"{load['requests_per_second']} req/s, p50 {load['p50_ms']} ms, p99 {load['p99_ms']} ms",
+            "-",
+            None,
+        ),
+        (
+            "Local API under that load: transport errors, 5xx, lost or duplicated writes",
+            f"{load['transport_errors']}, {load['server_errors']}, "
+            f"{load['lost_creates'] + abs(load['lost_or_duplicated_replaces'])}"
+            f" ({load['created']} creates read back; shared item at version {load['shared_final_version']}"
+            f" after {load['replaces_succeeded']} successful replaces, {load['conflicts']} conflicts)",
+            "0, 0, 0",
+            load["transport_errors"]
+            == load["server_errors"]
+            == load["lost_creates"]
+            == load["lost_or_duplicated_replaces"]
+            == 0,
+        ),
+        (
+            "Code zip in the artifacts bucket",
+            f"{pkg['zip_kb']} KB: {', '.join(pkg['files'])}",
+            "handler modules only",
+            pkg["only_handler_modules"],
+        ),
+        (
+            "Gate syntheses of the project's apps per run: with validation / without / commands that run the app",
+            f"{gate['syntheses']['in_process_validated']} / {gate['syntheses']['in_process']} / "
+            f"{gate['syntheses']['commands']}",
+            "1 with validation",
+            gate["syntheses"]["in_process_validated"] == 1,
+        ),
+        (
+            "Gate test time in units of one synthesis (python app.py, with cdk-nag, policies, CFN validation)",
+            f"{gate['tests_in_synths']} (tests {gate['tests_s']} s, one synth {gate['synth_s']} s, "
+            f"report {gate['report_s']} s;"
+            f" {gate['cpus']} CPUs; seconds are information only)",
+            "<= 18",
+            gate["tests_in_synths"] <= 18,
+        ),
         *(
-            (f"Cost/month, 1M / 100M requests, billed {billed} (256 MB arm64, 80% reads)",
-             f"${usd['1M']} / ${usd['100M']}", "-", None)
+            (
+                f"Cost/month, 1M / 100M requests, billed {billed} (256 MB arm64, 80% reads)",
+                f"${usd['1M']} / ${usd['100M']}",
+                "-",
+                None,
+            )
             for billed, usd in costs["usd_per_month"].items()
         ),
     ]
     results = {
-        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
-                    "processor": _cpu_model()},
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "processor": _cpu_model(),
+        },
         "date": time.strftime("%Y-%m-%d"),
-        "cold_init": cold, "warm": warm, "load": load,
+        "cold_init": cold,
+        "warm": warm,
+        "load": load,
         "list_p50_ms": {"dynalite": list_dynalite, "moto": list_moto},
-        "package": pkg, "gate": gate, "cost": costs,
+        "package": pkg,
+        "gate": gate,
+        "cost": costs,
         "table": [{"figure": f, "value": v, "target": t, "pass": p} for f, v, t, p in rows],
     }
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2))
     plot(list_dynalite, list_moto, RESULTS / "list-latency.png")
 
-    print(f"\nMachine: {results['machine']['processor']}, {results['machine']['cpus']} CPUs, Python {results['machine']['python']}\n")
+    machine = results["machine"]
+    print(f"\nMachine: {machine['processor']}, {machine['cpus']} CPUs, Python {machine['python']}\n")
     print("| Figure | Value | Target | Result |\n| --- | --- | --- | --- |")
     for figure, value, target, passed in rows:
         verdict = "-" if passed is None else ("pass" if passed else "FAIL")
@@ -395,7 +454,9 @@ def main() -> int:
         print(f"\nSet-up cost (python3 bench/setup_cost.py, {setup_cost}):")
         for measure, ratio in json.loads(setup_cost.read_text())["ratios"].items():
             print(f"  {measure}: {ratio:.2f}x the baseline")
-    print(f"\nWritten: {RESULTS / 'latest.json'}, {RESULTS / 'list-latency.png'} (copy it to docs/ to update the README)")
+    print(
+        f"\nWritten: {RESULTS / 'latest.json'}, {RESULTS / 'list-latency.png'} (copy it to docs/ to update the README)"
+    )
     return 0 if all(p is not False for *_, p in rows) else 1
 
 

@@ -43,16 +43,23 @@ def measure(commit: str, work: Path) -> dict:
     environments = _tox_environments(clone)
     subprocess.run(
         [str(clone / ".dev-venv" / "bin" / "tox"), "run", "--notest", "-e", ",".join(environments)],
-        cwd=clone, env=env, capture_output=True, text=True, check=True,
+        cwd=clone,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     caches = [p for p in (home / ".cache", home / ".npm") if p.exists()]
     du = subprocess.run(
         ["du", "-sc", "--block-size=1", str(clone / ".tox"), str(clone / ".dev-venv"), *map(str, caches)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return {
-        "commit": subprocess.run(["git", "-C", str(clone), "rev-parse", "--short", "HEAD"],
-                                 capture_output=True, text=True).stdout.strip(),
+        "commit": subprocess.run(
+            ["git", "-C", str(clone), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ).stdout.strip(),
         "first_local_to_banner_s": round(local_seconds, 1),
         "first_gate_to_green_s": round(gate_seconds, 1),
         "gate_passed": gate.returncode == 0,
@@ -64,11 +71,16 @@ def measure(commit: str, work: Path) -> dict:
 def _seconds_until_banner(clone: Path, env: dict) -> float:
     started = time.monotonic()
     process = subprocess.Popen(
-        [sys.executable, "dev.py", "-e", "local", "--", "--port", "0"], cwd=clone, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        [sys.executable, "dev.py", "-e", "local", "--", "--port", "0"],
+        cwd=clone,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     try:
-        for line in process.stdout:
+        for line in process.stdout or ():
             if "Listening on" in line:
                 return time.monotonic() - started
         raise SystemExit(f"-e local ended before its banner (exit {process.wait()})")
@@ -88,7 +100,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--baseline", required=True, help="the commit to compare HEAD with")
     parser.add_argument(
-        "--reuse-baseline", action="store_true", help="take the baseline's figures from the last run if it measured that commit"
+        "--reuse-baseline",
+        action="store_true",
+        help="take the baseline's figures from the last run if it measured that commit",
     )
     args = parser.parse_args()
     runs = {}
@@ -116,8 +130,10 @@ def main() -> int:
     for key, unit, scale in (("first_local_to_banner", "s", 1), ("first_gate_to_green", "s", 1), ("disk", "GB", 1e9)):
         field = "disk_bytes" if key == "disk" else f"{key}_s"
         verdict = "pass" if ratios[key] <= targets[key] else "MISS"
-        print(f"{key:24} {base[field] / scale:>10.1f}{unit:>2} {head[field] / scale:>10.1f}{unit:>2} "
-              f"{ratios[key]:>6.2f}x {targets[key]:>6.2f}x {verdict}")
+        print(
+            f"{key:24} {base[field] / scale:>10.1f}{unit:>2} {head[field] / scale:>10.1f}{unit:>2} "
+            f"{ratios[key]:>6.2f}x {targets[key]:>6.2f}x {verdict}"
+        )
     return 0 if all(ratios[k] <= targets[k] for k in ratios) else 1
 
 

@@ -1,21 +1,19 @@
 #!/usr/bin/env python3
-"""The deploy role's CDK app: `python3 dev.py -e deploy -- --app "python deploy_role/app.py" -c github_owner=... -c github_repo=...`.
+"""The deploy role's CDK app, deployed with
+`python3 dev.py -e deploy -- --app "python -m deploy_role.app" -c github_owner=... -c github_repo=...`.
 
 Deployed once by an administrator, separately from the service stack. Tags, cdk-nag, the project's
 policies and acknowledgements apply to it as to the service.
 """
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from aws_cdk import App
 
-from aws_cdk import App  # noqa: E402
-
-from config import ConfigError  # noqa: E402
-from deploy_role.stack import DeployRoleConfig, GitHubDeployRoleStack  # noqa: E402
-from policies.pack import apply_policies  # noqa: E402
-from policies.tagging import apply_tags  # noqa: E402
+from config import ConfigError
+from conventions import apply_tags
+from deploy_role.stack import DeployRoleConfig, GitHubDeployRoleStack
+from policies.pack import apply_policies
 
 STACK_ID = "ServerlessAutomationGitHubDeployRole"
 

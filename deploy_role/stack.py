@@ -70,9 +70,7 @@ class GitHubDeployRoleStack(Stack):
         """The account's one GitHub provider: created here, or the existing one passed in by context."""
         if config.existing_oidc_provider_arn:
             return config.existing_oidc_provider_arn
-        provider = iam.OidcProviderNative(
-            self, "GitHubOidcProvider", url=GITHUB_OIDC_URL, client_ids=[STS_AUDIENCE]
-        )
+        provider = iam.OidcProviderNative(self, "GitHubOidcProvider", url=GITHUB_OIDC_URL, client_ids=[STS_AUDIENCE])
         return provider.oidc_provider_arn
 
     def _build_deploy_role(self, config: DeployRoleConfig) -> iam.Role:
@@ -88,8 +86,10 @@ class GitHubDeployRoleStack(Stack):
         return iam.Role(
             self,
             "GitHubDeployRole",
-            description=f"GitHub Actions deploy job of {config.github_owner}/{config.github_repo} ({DEPLOY_ENVIRONMENT})",
-            assumed_by=iam.WebIdentityPrincipal(
+            description=(
+                f"GitHub Actions deploy job of {config.github_owner}/{config.github_repo} ({DEPLOY_ENVIRONMENT})"
+            ),
+            assumed_by=iam.WebIdentityPrincipal(  # pyright: ignore[reportArgumentType]  (jsii protocols, aws-cdk#31454)
                 self.provider_arn,
                 conditions={
                     "StringEquals": {

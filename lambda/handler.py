@@ -14,10 +14,9 @@ import os
 import time
 import uuid
 
-from botocore.config import Config
-
 import limits
 import validation
+from botocore.config import Config
 from dynamodb_client import create_client
 from errors import ApiError, InvalidRequest, OperationNotFound
 from repository import ItemRepository
@@ -144,7 +143,7 @@ def _body(event: dict) -> dict:
 
 
 def _page(items: list[dict], last_id: str | None) -> dict:
-    page = {"items": items}
+    page: dict[str, object] = {"items": items}
     if last_id is not None:
         page["next"] = last_id
     return page

@@ -26,7 +26,7 @@ _MAX_INTEGER_LITERAL_DIGITS = limits.DYNAMODB_NUMBER_MAX_EXPONENT + 1
 NUMBER_RANGE_RULE = "numbers must lie between 1E-130 and 1E+126 in magnitude"
 
 
-def validate_id(item_id: str) -> str:
+def validate_id(item_id: object) -> str:
     if not isinstance(item_id, str) or not ID_PATTERN.fullmatch(item_id) or item_id in limits.DOT_SEGMENTS:
         raise InvalidRequest(ID_RULE)
     return item_id

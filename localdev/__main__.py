@@ -134,7 +134,7 @@ Try:
   curl -s {sign}-X PUT {url}items/first -H 'content-type: application/json' -d '{{"name": "renamed", "version": 1}}'
   curl -s {sign}'{url}items?limit=10'
 
-The API's contract (OpenAPI 3.1): {url.split('/' + api.stage)[0]}/openapi.json
+The API's contract (OpenAPI 3.1): {url.split("/" + api.stage)[0]}/openapi.json
 
 Listening on {url} (Ctrl-C to stop)""",
         flush=True,

@@ -30,6 +30,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -37,7 +38,7 @@ from jsonschema import Draft4Validator
 
 from api.contract import limits
 from localdev.events import proxy_event
-from localdev.sigv4 import LocalCredentials, Refused, verify
+from localdev.sigv4 import LOCAL_CREDENTIALS, LocalCredentials, Refused, verify
 from localdev.template import ApiDefinition, FunctionSpec
 
 CONTRACT_PATH = "/openapi.json"
@@ -71,7 +72,8 @@ class MalformedRequest(Exception):
         self.message = message
         self.response_type = response_type
 
-_function = None
+
+_function: Callable[[dict, object], object] | None = None
 
 
 def _load_function(spec: FunctionSpec, environment: dict) -> None:
@@ -85,6 +87,7 @@ def _load_function(spec: FunctionSpec, environment: dict) -> None:
 
 
 def _invoke(event: dict) -> tuple[str, object]:
+    assert _function is not None, "the worker loads the function first (_load_function)"
     try:
         return "ok", _function(event, None)
     except Exception as error:  # reported to the runner as a function error, as Lambda does
@@ -105,7 +108,7 @@ class LocalApi:
         port: int = 3000,
         log=print,
         contract: dict | None = None,
-        credentials: LocalCredentials | None = LocalCredentials(),
+        credentials: LocalCredentials | None = LOCAL_CREDENTIALS,
     ):
         """credentials=None accepts unsigned requests on every method (the runner's --no-auth)."""
         self.api = api
@@ -136,7 +139,7 @@ class LocalApi:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}/{self.api.stage}/"
 
-    def start(self) -> "LocalApi":
+    def start(self) -> LocalApi:
         for pool in self._pools.values():
             pool.apply(time.time)  # waits until every worker has imported the function
         self._thread.start()
@@ -161,8 +164,10 @@ class LocalApi:
         if len(target) > limits.API_GATEWAY_REGIONAL_URL_CHARS:
             return self._gateway_error("URI_TOO_LONG")
         prefix = f"/{self.api.stage}"
-        path = url.path[len(prefix):] if url.path == prefix or url.path.startswith(prefix + "/") else None
-        resolved = self.api.resolve(method, path or "/") if path is not None else None
+        if url.path != prefix and not url.path.startswith(prefix + "/"):
+            return self._gateway_error("MISSING_AUTHENTICATION_TOKEN")
+        path = url.path[len(prefix) :]
+        resolved = self.api.resolve(method, path or "/")
         if resolved is None:
             return self._gateway_error("MISSING_AUTHENTICATION_TOKEN")
         route, parameters = resolved
@@ -179,14 +184,24 @@ class LocalApi:
         if route.body_schema is not None and not _body_matches(route.body_schema, header_lines, body):
             return self._gateway_error("BAD_REQUEST_BODY")
         event = proxy_event(
-            method, route.path, path, path_parameters=parameters, query_string=url.query, headers=header_lines,
-            body=body, stage=self.api.stage, operation_name=route.operation_name,
+            method,
+            route.path,
+            path,
+            path_parameters=parameters,
+            query_string=url.query,
+            headers=header_lines,
+            body=body,
+            stage=self.api.stage,
+            operation_name=route.operation_name,
         )
         if len(json.dumps(event)) > limits.LAMBDA_SYNC_PAYLOAD_BYTES:
             return self._gateway_error("REQUEST_TOO_LARGE")
         outcome, result = self._pools[route.function_id].apply(_invoke, (event,))
         if outcome == "error":
             self._log(f"  function error (Lambda counts it in the Errors metric): {result}")
+            return self._gateway_error("DEFAULT_5XX")
+        if not isinstance(result, dict):
+            self._log(f"  function error: it returned {type(result).__name__}, not a proxy response object")
             return self._gateway_error("DEFAULT_5XX")
         return _http_response(result)
 
@@ -231,9 +246,13 @@ class LocalApi:
                     status, headers, payload = local_api.handle(self.command, self.path, self.headers.items(), body)
                 except Exception:  # a defect of this server, not of the request: still one answer, and logged
                     local_api._log(f"  local API error:\n{traceback.format_exc()}")
-                    status, headers, payload = 500, {"Content-Type": "application/json"}, json.dumps(
-                        {"error": {"code": "LOCAL_API_ERROR", "message": "the local API failed; see its log"}}
-                    ).encode()
+                    status, headers, payload = (
+                        500,
+                        {"Content-Type": "application/json"},
+                        json.dumps(
+                            {"error": {"code": "LOCAL_API_ERROR", "message": "the local API failed; see its log"}}
+                        ).encode(),
+                    )
                 self._send(status, headers, payload)
                 elapsed = (time.perf_counter() - started) * 1000
                 local_api._log(f"{self.command} {self.path} {status} {elapsed:.0f} ms")
@@ -279,11 +298,12 @@ class LocalApi:
                 self.send_header("Connection", "close")
                 self.end_headers()
                 # http.server may refuse the request line before it sets self.command: read the verb sent.
-                sent_verb = self.command or b"".join((self.raw_requestline or b"").split()[:1]).decode("latin-1")
+                request_line = vars(self).get("raw_requestline") or b""
+                sent_verb = self.command or b"".join(request_line.split()[:1]).decode("latin-1")
                 if sent_verb != "HEAD" and code >= 200 and code not in (204, 304):
                     self.wfile.write(payload)
 
-            def log_message(self, *args):
+            def log_message(self, format: str, *args: object) -> None:
                 pass
 
         return Handler

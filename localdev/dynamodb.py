@@ -28,7 +28,7 @@ class LocalDynamoDB:
     def __init__(self, port: int = 0):
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
 
-    def start(self) -> "LocalDynamoDB":
+    def start(self) -> LocalDynamoDB:
         # The API runner logs its own requests; werkzeug's line per DynamoDB call would drown them.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._server.start()
@@ -70,7 +70,7 @@ class LocalDynamoDB:
         self.client().create_table(TableName=table_name, BillingMode="PAY_PER_REQUEST", **shape)
         return table_name
 
-    def __enter__(self) -> "LocalDynamoDB":
+    def __enter__(self) -> LocalDynamoDB:
         return self.start()
 
     def __exit__(self, *exc) -> None:

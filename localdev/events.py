@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, unquote
 
 from api import contract
 
+
 def proxy_event(
     method: str,
     resource: str,
@@ -72,4 +73,6 @@ def api_event(method: str, resource: str, path: str, **kwargs) -> dict:
     of the document's operation there (the stack names each method by it), without one where the API has none.
     For tests and benchmarks, which call the function without the template; the local API reads the name from
     the template's methods."""
-    return proxy_event(method, resource, path, operation_name=contract.operation_ids().get((resource, method)), **kwargs)
+    return proxy_event(
+        method, resource, path, operation_name=contract.operation_ids().get((resource, method)), **kwargs
+    )

@@ -23,7 +23,7 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote_to_bytes, urlsplit
 
 from botocore.auth import SigV4Auth
@@ -44,6 +44,9 @@ class LocalCredentials:
     access_key_id: str = LOCAL_ACCESS_KEY_ID
     secret_access_key: str = LOCAL_SECRET_ACCESS_KEY
     region: str = "us-east-1"
+
+
+LOCAL_CREDENTIALS = LocalCredentials()
 
 
 class Refused(Exception):
@@ -95,16 +98,12 @@ def verify(
         raise Refused("INVALID_SIGNATURE", "A signed header is missing from the request")
     amz_date = ",".join(values["x-amz-date"])
     request_time = _request_time(amz_date, scope_date)
-    current = now or datetime.now(timezone.utc)
+    current = now or datetime.now(UTC)
     if abs(current - request_time) > MAX_CLOCK_SKEW:
-        raise Refused(
-            "INVALID_SIGNATURE", f"Signature expired: {amz_date} is more than 5 minutes from the server time"
-        )
+        raise Refused("INVALID_SIGNATURE", f"Signature expired: {amz_date} is more than 5 minutes from the server time")
     body_hash = hashlib.sha256(body or b"").hexdigest()
     if values.get("x-amz-content-sha256", [body_hash]) != [body_hash]:
-        raise Refused(
-            "INVALID_SIGNATURE", "The provided x-amz-content-sha256 header does not match what was computed."
-        )
+        raise Refused("INVALID_SIGNATURE", "The provided x-amz-content-sha256 header does not match what was computed.")
     canonical = canonical_request(method, target, {name: values[name] for name in signed_headers}, body_hash)
     expected = _signature(credentials, canonical, amz_date, scope_date)
     if not hmac.compare_digest(expected.encode(), fields["Signature"].encode()):
@@ -174,7 +173,7 @@ def _authorization_fields(authorization: str) -> dict[str, str]:
 
 def _request_time(amz_date: str, scope_date: str) -> datetime:
     try:
-        moment = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+        moment = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
     except ValueError:
         raise Refused("INVALID_SIGNATURE", "x-amz-date must be of the form YYYYMMDD'T'HHMMSS'Z'") from None
     if moment.strftime("%Y%m%d") != scope_date:

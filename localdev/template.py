@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cfn.template import Template, reference, reference_attribute, references
+
 ASSET_KEY = re.compile(r"([0-9a-f]{64})\.zip")
 
 
@@ -31,7 +33,7 @@ class Route:
         if len(template) != len(actual):
             return None
         parameters = {}
-        for expected, segment in zip(template, actual):
+        for expected, segment in zip(template, actual, strict=True):
             if expected.startswith("{") and expected.endswith("}"):
                 if not segment:
                     return None
@@ -66,109 +68,99 @@ class ApiDefinition:
 
 def stage_name(template: dict) -> str:
     """The API's one stage, as the template names it."""
-    [stage] = [r for r in template["Resources"].values() if r["Type"] == "AWS::ApiGateway::Stage"]
+    _, stage = Template(template).only("AWS::ApiGateway::Stage")
     return stage["Properties"]["StageName"]
 
 
 def read_api(template: dict, assembly_dir: Path, table_names: dict[str, str] | str) -> ApiDefinition:
     """The API as the template defines it; `table_names` maps each table's logical id to its local name
     (LocalDynamoDB.create_tables_from_template), or is the one name of a template with one table."""
-    resources = template["Resources"]
-    [api_id] = _of_type(resources, "AWS::ApiGateway::RestApi")
-    stage = stage_name(template)
+    parsed = Template(template)
     if isinstance(table_names, str):
-        [table_id] = _of_type(resources, "AWS::DynamoDB::Table")
+        table_id, _ = parsed.only("AWS::DynamoDB::Table")
         table_names = {table_id: table_names}
     routes = []
-    for method_id in _of_type(resources, "AWS::ApiGateway::Method"):
-        props = resources[method_id]["Properties"]
+    for (path, method), method_id in parsed.methods().items():
+        props = parsed.properties(method_id)
         integration = props.get("Integration", {})
         if integration.get("Type") != "AWS_PROXY":
             raise ValueError(f"{method_id}: only Lambda proxy integrations run locally")
         routes.append(
             Route(
-                path=_resource_path(resources, api_id, props["ResourceId"]),
-                method=props["HttpMethod"],
+                path=path,
+                method=method,
                 operation_name=props.get("OperationName"),
-                function_id=_integration_function(integration["Uri"]),
+                function_id=_integration_function(parsed, integration["Uri"]),
                 authorization=props.get("AuthorizationType", "NONE"),
-                body_schema=_body_schema(resources, props),
+                body_schema=_body_schema(parsed, props),
             )
         )
     functions = {
-        function_id: _function_spec(resources, function_id, assembly_dir, table_names)
+        function_id: _function_spec(parsed, function_id, assembly_dir, table_names)
         for function_id in {route.function_id for route in routes}
     }
     gateway_responses = {
-        r["Properties"]["ResponseType"]: r["Properties"].get("ResponseTemplates", {}).get("application/json", "")
-        for r in (resources[k] for k in _of_type(resources, "AWS::ApiGateway::GatewayResponse"))
+        response["Properties"]["ResponseType"]: response["Properties"]
+        .get("ResponseTemplates", {})
+        .get("application/json", "")
+        for response in parsed.of_type("AWS::ApiGateway::GatewayResponse").values()
     }
     return ApiDefinition(
-        stage=stage,
+        stage=stage_name(template),
         routes=sorted(routes, key=lambda r: (r.path, r.method)),
         functions=functions,
         gateway_responses=gateway_responses,
     )
 
 
-def _of_type(resources: dict, resource_type: str) -> list[str]:
-    return sorted(k for k, v in resources.items() if v["Type"] == resource_type)
+def _integration_function(template: Template, uri: dict) -> str:
+    functions = references(uri) & set(template.of_type("AWS::Lambda::Function"))
+    if len(functions) != 1:
+        raise ValueError(f"cannot find the function in integration URI {uri}")
+    return functions.pop()
 
 
-def _resource_path(resources: dict, api_id: str, reference: dict) -> str:
-    if reference == {"Fn::GetAtt": [api_id, "RootResourceId"]}:
-        return "/"
-    props = resources[reference["Ref"]]["Properties"]
-    parent = _resource_path(resources, api_id, props["ParentId"])
-    return parent.rstrip("/") + "/" + props["PathPart"]
-
-
-def _integration_function(uri: dict) -> str:
-    for part in uri["Fn::Join"][1]:
-        if isinstance(part, dict) and "Fn::GetAtt" in part:
-            return part["Fn::GetAtt"][0]
-    raise ValueError(f"cannot find the function in integration URI {uri}")
-
-
-def _body_schema(resources: dict, method_props: dict) -> dict | None:
-    validator = method_props.get("RequestValidatorId")
-    if not validator or not resources[validator["Ref"]]["Properties"].get("ValidateRequestBody"):
+def _body_schema(template: Template, method_props: dict) -> dict | None:
+    validator = reference(method_props.get("RequestValidatorId"))
+    if not validator or not template.properties(validator).get("ValidateRequestBody"):
         return None
-    model = method_props.get("RequestModels", {}).get("application/json")
-    return resources[model["Ref"]]["Properties"]["Schema"] if model else None
+    model = reference(method_props.get("RequestModels", {}).get("application/json"))
+    return template.properties(model)["Schema"] if model else None
 
 
-def _function_spec(resources: dict, function_id: str, assembly_dir: Path, refs: dict) -> FunctionSpec:
-    props = resources[function_id]["Properties"]
+def _function_spec(template: Template, function_id: str, assembly_dir: Path, tables: dict) -> FunctionSpec:
+    props = template.properties(function_id)
     environment = {}
     for name, value in props.get("Environment", {}).get("Variables", {}).items():
-        if isinstance(value, dict) and value.get("Ref") in refs:
-            value = refs[value["Ref"]]
+        referenced = value.get("Ref") if isinstance(value, dict) else None
+        if referenced in tables:  # the table's name; its ARN (GetAtt) has no local value
+            value = tables[referenced]
         if not isinstance(value, str):
             raise ValueError(f"{function_id}: environment variable {name} has no local value: {value}")
         environment[name] = value
-    return FunctionSpec(function_id, props["Handler"], _code_dir(resources, props["Code"], assembly_dir), environment)
+    return FunctionSpec(function_id, props["Handler"], _code_dir(template, props["Code"], assembly_dir), environment)
 
 
-def _code_dir(resources: dict, code: dict, assembly_dir: Path) -> Path:
+def _code_dir(template: Template, code: dict, assembly_dir: Path) -> Path:
     """The staged asset directory behind the function's S3 key (the zip the artifacts bucket will hold)."""
-    for key in _strings(code.get("S3Key"), resources):
+    for key in _literal_strings(template, code.get("S3Key")):
         found = ASSET_KEY.search(key)
         if found and (assembly_dir / f"asset.{found.group(1)}").is_dir():
             return assembly_dir / f"asset.{found.group(1)}"
     raise ValueError(f"cannot find the code asset for {code}")
 
 
-def _strings(value, resources: dict):
-    """Every literal string reachable from a template value, following GetAtt SourceObjectKeys."""
+def _literal_strings(template: Template, value):
+    """Every literal string reachable from a template value, following GetAtt SourceObjectKeys (the keys a
+    BucketDeployment writes)."""
     if isinstance(value, str):
         yield value
     elif isinstance(value, list):
         for item in value:
-            yield from _strings(item, resources)
+            yield from _literal_strings(template, item)
     elif isinstance(value, dict):
-        if "Fn::GetAtt" in value and value["Fn::GetAtt"][1] == "SourceObjectKeys":
-            yield from _strings(resources[value["Fn::GetAtt"][0]]["Properties"]["SourceObjectKeys"], resources)
+        if reference_attribute(value) == "SourceObjectKeys":
+            yield from _literal_strings(template, template.properties(reference(value)).get("SourceObjectKeys"))
         else:
             for item in value.values():
-                yield from _strings(item, resources)
+                yield from _literal_strings(template, item)

@@ -11,21 +11,42 @@ the validation report prints them under "Acknowledge with".
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-from aws_cdk import Acknowledgment, Stack, Validations
-from constructs import IConstruct
+from aws_cdk import Acknowledgment, Validations
+from constructs import IConstruct, Node
 
-from main import custom_resource_providers
-from policies.pack import PLUGIN_NAME
-
-if TYPE_CHECKING:
-    from main import ServerlessBackendStack
+from policies.rules.deployability import NothingRetained
+from policies.rules.iam import NoAwsManagedPolicies
+from policies.rules.observability import FunctionActiveTracing
 
 NAG = "AwsSolutions::AwsSolutions"
 SERVERLESS = "Serverless::Serverless"
-OURS = PLUGIN_NAME
 BASIC_EXECUTION_ROLE = "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+
+
+class AcknowledgedStack(Protocol):
+    """What the acknowledgements read of the service stack (main.AcknowledgedStack), which they do not
+    import: the stack and the policies stay independent."""
+
+    config: Any
+    artifacts_bucket: Any
+    code_deployment: Any
+    table: Any
+    function_role: Any
+    function: Any
+    api: Any
+    api_gateway_cloudwatch_role: Any
+    alarm_topic: Any
+
+    @property
+    def node(self) -> Node: ...
+
+    def get_logical_id(self, element: Any) -> str: ...
+
+    def resolve(self, obj: Any) -> Any: ...
+
+    def custom_resource_providers(self) -> list: ...
 
 
 @dataclass(frozen=True)
@@ -35,7 +56,7 @@ class Acknowledgement:
     reason: str
 
 
-def acknowledgements(stack: ServerlessBackendStack) -> list[Acknowledgement]:
+def acknowledgements(stack: AcknowledgedStack) -> list[Acknowledgement]:
     return [
         *_items_service(stack),
         *_cdk_bucket_deployment_handler(stack),
@@ -44,14 +65,14 @@ def acknowledgements(stack: ServerlessBackendStack) -> list[Acknowledgement]:
     ]
 
 
-def apply_acknowledgements(stack: ServerlessBackendStack) -> list[Acknowledgement]:
+def apply_acknowledgements(stack: AcknowledgedStack) -> list[Acknowledgement]:
     applied = acknowledgements(stack)
     for ack in applied:
         Validations.of(ack.target).acknowledge(Acknowledgment(id=ack.finding_id, reason=ack.reason))
     return applied
 
 
-def _items_service(stack: ServerlessBackendStack) -> list[Acknowledgement]:
+def _items_service(stack: AcknowledgedStack) -> list[Acknowledgement]:
     return [
         Acknowledgement(
             stack.artifacts_bucket,
@@ -101,10 +122,10 @@ def _items_service(stack: ServerlessBackendStack) -> list[Acknowledgement]:
     ]
 
 
-def _cdk_bucket_deployment_handler(stack: ServerlessBackendStack) -> list[Acknowledgement]:
+def _cdk_bucket_deployment_handler(stack: AcknowledgedStack) -> list[Acknowledgement]:
     """CDK's BucketDeployment handler: built by aws-cdk-lib, runs only during deploys, not reachable by users."""
     handler = stack.code_deployment.handler_role.node.scope
-    bucket_arn = f"<{Stack.of(stack).resolve(stack.get_logical_id(stack.artifacts_bucket.node.default_child))}.Arn>"
+    bucket_arn = f"<{stack.resolve(stack.get_logical_id(stack.artifacts_bucket.node.default_child))}.Arn>"
     cdk_owned = "CDK's BucketDeployment handler, which runs only while CloudFormation deploys."
     return [
         Acknowledgement(
@@ -114,7 +135,7 @@ def _cdk_bucket_deployment_handler(stack: ServerlessBackendStack) -> list[Acknow
         ),
         Acknowledgement(
             handler,
-            f"{OURS}::SA-IAM3",
+            NoAwsManagedPolicies.finding_id(),
             f"{cdk_owned} aws-cdk-lib attaches AWSLambdaBasicExecutionRole (logs only) and offers no option.",
         ),
         *(
@@ -156,35 +177,35 @@ def _cdk_bucket_deployment_handler(stack: ServerlessBackendStack) -> list[Acknow
         ),
         Acknowledgement(
             handler,
-            f"{OURS}::SA-OBS3",
+            FunctionActiveTracing.finding_id(),
             f"{cdk_owned} aws-cdk-lib offers no tracing option; it serves no user request to trace.",
         ),
     ]
 
 
-def _cdk_auto_delete_provider(stack: ServerlessBackendStack) -> list[Acknowledgement]:
+def _cdk_auto_delete_provider(stack: AcknowledgedStack) -> list[Acknowledgement]:
     """CDK's S3 auto-delete provider: a raw CfnResource pair that cdk-nag does not inspect, but we do."""
     cdk_owned = "CDK's S3 auto-delete provider, which runs only when the bucket is deleted or replaced."
     return [
         ack
-        for provider in custom_resource_providers(stack)
+        for provider in stack.custom_resource_providers()
         if "S3AutoDeleteObjects" in provider.node.id
         for ack in (
             Acknowledgement(
                 provider,
-                f"{OURS}::SA-IAM3",
+                NoAwsManagedPolicies.finding_id(),
                 f"{cdk_owned} aws-cdk-lib attaches AWSLambdaBasicExecutionRole (logs only) and offers no option.",
             ),
             Acknowledgement(
                 provider,
-                f"{OURS}::SA-OBS3",
+                FunctionActiveTracing.finding_id(),
                 f"{cdk_owned} aws-cdk-lib offers no tracing option; it serves no user request to trace.",
             ),
         )
     ]
 
 
-def _deployer_opt_outs(stack: ServerlessBackendStack) -> list[Acknowledgement]:
+def _deployer_opt_outs(stack: AcknowledgedStack) -> list[Acknowledgement]:
     """Findings that exist only when a deployer turns a default off through context, on purpose."""
     opt_outs = []
     if stack.config.api_auth == "none":
@@ -199,7 +220,7 @@ def _deployer_opt_outs(stack: ServerlessBackendStack) -> list[Acknowledgement]:
         opt_outs.append(
             Acknowledgement(
                 stack.table,
-                f"{OURS}::SA-DEP1",
+                NothingRetained.finding_id(),
                 "The deployer chose -c retain_data=true: the items table holds data that must outlive the stack, "
                 "so it is retained and deletion-protected; everything else is still deleted (README: Configuration).",
             )

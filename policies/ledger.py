@@ -5,7 +5,7 @@ violating construct with the construct path, the finding id and the reason. The 
 committed file differs from what synthesis produces (tests/test_ledger.py), so adding, removing or rewording
 an acknowledgement shows up as a diff of this file in the pull request.
 
-`python -m policies.ledger write` rewrites it; `python -m policies.ledger delta BASE_LEDGER HEAD_REPORT`
+`python app.py --ledger` (tox -e ledger) rewrites it; `python -m policies.ledger delta BASE_LEDGER HEAD_REPORT`
 prints, as markdown for a job summary, what changed between the merge base's committed ledger and the
 head's freshly synthesized report: acknowledgements added, removed or reworded, and open findings. Both
 inputs are treated as untrusted data: anything malformed is reported in the output, never a crash.
@@ -17,36 +17,24 @@ import json
 import sys
 from pathlib import Path
 
+from policies.validation_report import Malformed, ValidationReport
+
 LEDGER = Path(__file__).parent / "ledger.json"
 ENTRY_KEYS = ("constructPath", "findingId", "reason")
 
 
-class Malformed(ValueError):
-    """An input that is not a ledger or a validation report of the expected shape."""
-
-
-def entries_from_report(report: dict) -> list[dict]:
-    """The sorted ledger entries of a validation report's suppressed (acknowledged) findings."""
-    entries = {
-        (construct["constructPath"], suppressed["acknowledgedId"]): suppressed["reason"]
-        for plugin in _list(report, "pluginReports")
-        for suppressed in _list(plugin, "suppressedViolations")
-        for construct in _list(suppressed, "violatingConstructs")
-    }
+def entries_from_report(report: ValidationReport) -> list[dict]:
+    """The sorted ledger entries of a validation report's acknowledged findings."""
+    entries = {(ack.construct_path, ack.finding_id): ack.reason for ack in report.acknowledged}
     return [
         {"constructPath": path, "findingId": finding_id, "reason": reason}
         for (path, finding_id), reason in sorted(entries.items())
     ]
 
 
-def open_findings_of(report: dict) -> list[dict]:
+def open_findings_of(report: ValidationReport) -> list[dict]:
     return sorted(
-        (
-            {"constructPath": construct["constructPath"], "findingId": f"{plugin['pluginName']}::{violation['ruleName']}"}
-            for plugin in _list(report, "pluginReports")
-            for violation in _list(plugin, "violations")
-            for construct in _list(violation, "violatingConstructs")
-        ),
+        ({"constructPath": finding.construct_path, "findingId": finding.finding_id} for finding in report.open),
         key=lambda f: (f["constructPath"], f["findingId"]),
     )
 
@@ -68,36 +56,6 @@ def parse_ledger(text: str) -> list[dict]:
     return entries
 
 
-def parse_report(text: str) -> dict:
-    try:
-        report = json.loads(text)
-        for plugin in _list(report, "pluginReports"):
-            _strings(plugin, "pluginName")
-            for suppressed in _list(plugin, "suppressedViolations"):
-                _strings(suppressed, "acknowledgedId", "reason")
-                _constructs(suppressed)
-            for violation in _list(plugin, "violations"):
-                _strings(violation, "ruleName")
-                _constructs(violation)
-    except (ValueError, KeyError, TypeError, AttributeError) as error:
-        raise Malformed(f"not a CDK validation report ({type(error).__name__}: {error})") from None
-    return report
-
-
-def _strings(container: dict, *keys: str) -> None:
-    for key in keys:
-        if not isinstance(container[key], str):
-            raise TypeError(f"{key} is not a string")
-
-
-def _constructs(finding: dict) -> None:
-    constructs = finding["violatingConstructs"]
-    if not isinstance(constructs, list) or not constructs:
-        raise TypeError("violatingConstructs is not a non-empty list")
-    for construct in constructs:
-        _strings(construct, "constructPath")
-
-
 def delta(base_ledger: str | None, head_report: str | None) -> str:
     """Markdown: what the head changes in the acknowledgements, against the merge base's ledger."""
     lines = ["## Acknowledgement changes (merge base → head)", ""]
@@ -108,12 +66,12 @@ def delta(base_ledger: str | None, head_report: str | None) -> str:
     except Malformed as error:
         problems.append(f"the merge base's ledger is malformed: {error}")
     try:
-        head = parse_report(head_report) if head_report is not None else None
+        head = ValidationReport.parse(head_report) if head_report is not None else None
         if head is None:
             problems.append("the head's validation report is missing (did synthesis run?)")
     except Malformed as error:
         problems.append(f"the head's validation report is malformed: {error}")
-    if problems:
+    if problems or base is None or head is None:
         return "\n".join([*lines, *(f"- ⚠️ {_text(p)}" for p in problems), ""])
     before = {(e["constructPath"], e["findingId"]): e["reason"] for e in base}
     after = {(e["constructPath"], e["findingId"]): e["reason"] for e in entries_from_report(head)}
@@ -139,35 +97,29 @@ def delta(base_ledger: str | None, head_report: str | None) -> str:
     return "\n".join(lines)
 
 
-def _list(container, key: str) -> list:
-    value = container.get(key, [])
-    if not isinstance(value, list):
-        raise TypeError(f"{key} is not a list")
-    return value
-
-
 def _text(value: str) -> str:
     """Untrusted text for a markdown table cell: one line, no table or code breakers."""
     return " ".join(str(value).split()).replace("|", "\\|").replace("`", "'")[:500]
 
 
-def main(argv: list[str]) -> int:
-    if argv[:1] == ["write"]:
-        from app import PROJECT_ROOT, build_app
+def write(report: ValidationReport) -> int:
+    """Rewrites policies/ledger.json from a fresh synthesis' report; the number of entries."""
+    entries = entries_from_report(report)
+    LEDGER.write_text(render_ledger(entries), encoding="utf-8")
+    return len(entries)
 
-        outdir = PROJECT_ROOT / "cdk.out"
-        build_app(outdir=str(outdir)).synth()
-        report = json.loads((outdir / "validation-report.json").read_text())
-        LEDGER.write_text(render_ledger(entries_from_report(report)), encoding="utf-8")
-        print(f"Wrote {LEDGER} ({len(entries_from_report(report))} acknowledged findings)")
-        return 0
+
+def main(argv: list[str]) -> int:
     if argv[:1] == ["delta"] and len(argv) == 3:
         base_path, head_path = Path(argv[1]), Path(argv[2])
         base = base_path.read_text(encoding="utf-8", errors="replace") if base_path.is_file() else None
         head = head_path.read_text(encoding="utf-8", errors="replace") if head_path.is_file() else None
         print(delta(base, head))
         return 0
-    print("usage: python -m policies.ledger write | delta BASE_LEDGER HEAD_REPORT", file=sys.stderr)
+    print(
+        "usage: python -m policies.ledger delta BASE_LEDGER HEAD_REPORT (rewrite it with python app.py --ledger)",
+        file=sys.stderr,
+    )
     return 2
 
 

@@ -7,6 +7,7 @@ finding id, with `Validations.of(construct).acknowledge(...)` (all in policies/a
 """
 
 import json
+from pathlib import Path
 
 import jsii
 from aws_cdk import (
@@ -20,19 +21,17 @@ from aws_cdk import (
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 from constructs import IConstruct
 
-from policies.catalog import ALL_RULES
-from policies.rules import Finding, TemplateView
+from policies.engine import PLUGIN_NAME, PolicyRule, evaluate, registered
 
-PLUGIN_NAME = "ServerlessAutomationPolicies"
 PLUGIN_VERSION = "1.0.0"
 
 
 @jsii.implements(IPolicyValidationPlugin)
 class ProjectPolicies:
-    """Runs every rule in policies.rules over the finished construct tree and reports what fails."""
+    """Runs the registered rules (or the given ones) over the finished construct tree and reports what fails."""
 
-    def __init__(self, rules=ALL_RULES):
-        self._rules = rules
+    def __init__(self, rules: tuple[type[PolicyRule], ...] | None = None):
+        self._rules = registered() if rules is None else rules
 
     @property
     def name(self) -> str:
@@ -48,16 +47,9 @@ class ProjectPolicies:
 
     def validate(self, context: IPolicyValidationContext) -> PolicyValidationPluginReport:
         templates = {
-            stack.stack_construct_path: json.loads(open(stack.template_path, encoding="utf-8").read())
+            stack.stack_construct_path: json.loads(Path(stack.template_path).read_text(encoding="utf-8"))
             for stack in context.stack_templates
         }
-        findings: list[Finding] = []
-        view = TemplateView(templates)
-        visitors = [rule(view, findings) for rule in self._rules]
-        for node in context.app_construct.node.find_all():
-            if _in_validated_stack(node, templates):
-                for visitor in visitors:
-                    visitor.visit(node)
         violations = [
             PolicyViolation(
                 rule_name=finding.rule_id,
@@ -72,13 +64,9 @@ class ProjectPolicies:
                     )
                 ],
             )
-            for finding in findings
+            for finding in evaluate(self._rules, context.app_construct, templates)
         ]
         return PolicyValidationPluginReport(success=not violations, violations=violations)
-
-
-def _in_validated_stack(node: IConstruct, templates: dict) -> bool:
-    return any(node.node.path.startswith(path + "/") for path in templates)
 
 
 def apply_policies(scope: IConstruct) -> None:

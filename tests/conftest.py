@@ -3,14 +3,12 @@
 import json
 import uuid
 import os
-import sys
 from functools import cache
 from pathlib import Path
 
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_ROOT))
 
 # Nothing in the tests may reach AWS: fake credentials and a fixed region, whoever runs pytest.
 for name, value in {
@@ -34,6 +32,7 @@ settings.register_profile("fuzz", max_examples=20_000, derandomize=False, **_COM
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "gate"))
 
 from app import STACK_ID, build_app  # noqa: E402
+from policies.validation_report import ValidationReport  # noqa: E402
 
 
 class Synthesis:
@@ -47,8 +46,10 @@ class Synthesis:
         self.template_path = Path(self.assembly.directory) / stack.template_file
         self.template_json = json.loads(self.template_path.read_text())
         self.template = Template.from_json(self.template_json)
-        report = outdir / "validation-report.json"
-        self.report = json.loads(report.read_text()) if report.exists() else {"pluginReports": []}
+        report_path = outdir / "validation-report.json"
+        self.report = ValidationReport.read(report_path)
+        # The file itself, for tests that feed altered copies to readers of untrusted reports.
+        self.report_json = json.loads(report_path.read_text()) if report_path.exists() else {"pluginReports": []}
 
     @property
     def resources(self) -> dict:
@@ -84,7 +85,6 @@ def synth_with(tmp_path_factory):
 
 from localdev.dynamodb import LocalDynamoDB  # noqa: E402
 from localdev.events import api_event  # noqa: E402
-from main import LAMBDA_SOURCE  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -113,8 +113,7 @@ def handler_module(synth, local_dynamodb):
     [function] = api.functions.values()
     os.environ.update(function.environment)
     os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = local_dynamodb.endpoint_url
-    sys.path.insert(0, str(LAMBDA_SOURCE))
-    import handler
+    import handler  # the function's zip root is on the path (pyproject's pytest pythonpath), as in Lambda
 
     return handler
 

@@ -6,7 +6,9 @@ from aws_cdk import App, Stack
 
 from app import STACK_ID
 from policies.acknowledgements import acknowledgements
-from policies.report import open_findings, render
+from policies.report import render
+from policies.rules.tags import RequiredTags
+from policies.validation_report import ValidationReport
 
 VARIANTS = {
     "default": {},
@@ -27,11 +29,7 @@ def _applied(synthesis):
 
 
 def _suppressed(synthesis) -> set[tuple[str, str]]:
-    return {
-        (s["acknowledgedId"], s["acknowledgedAt"])
-        for plugin in synthesis.report["pluginReports"]
-        for s in plugin.get("suppressedViolations", [])
-    }
+    return {(ack.finding_id, ack.acknowledged_at) for ack in synthesis.report.acknowledged}
 
 
 def test_every_acknowledgement_has_a_reason_that_says_why(variant):
@@ -60,7 +58,7 @@ def test_each_acknowledgement_names_one_finding_id(variant):
 
 
 def test_variant_has_no_open_findings(variant):
-    assert open_findings(variant.report) == 0
+    assert not variant.report.open
 
 
 def test_review_report_lists_each_acknowledgement_with_its_reason(synth):
@@ -68,11 +66,11 @@ def test_review_report_lists_each_acknowledgement_with_its_reason(synth):
     for ack in _applied(synth):
         assert f"`{ack.finding_id}` at `{ack.target.node.path}`: {ack.reason}" in markdown
     assert "0 open" in markdown
-    assert "SA-Tags1" in markdown and "AwsSolutions" in markdown and "Serverless" in markdown
+    assert RequiredTags.rule_id in markdown and "AwsSolutions" in markdown and "Serverless" in markdown
 
 
 def test_review_report_shows_an_open_finding_by_resource():
-    report = {
+    report = ValidationReport.from_json({
         "pluginReports": [
             {
                 "pluginName": "AwsSolutions",
@@ -87,7 +85,7 @@ def test_review_report_shows_an_open_finding_by_resource():
                 ],
             }
         ]
-    }
+    })
     markdown = render(report)
     assert "### `S/Queue/Resource`" in markdown and "AwsSolutions::AwsSolutions-SQS3" in markdown
-    assert "1 open" in markdown and open_findings(report) == 1
+    assert "1 open" in markdown and len(report.open) == 1

@@ -4,6 +4,7 @@ never silently ignored."""
 import pytest
 
 import app
+import config
 from config import ConfigError, ServiceConfig, settings_from_context
 
 CASES = [
@@ -71,3 +72,9 @@ def test_every_setting_states_what_it_takes():
     from config import ALLOWED
 
     assert set(ALLOWED) == {field.name for field in fields(ServiceConfig)}
+
+
+def test_config_and_the_stack_agree_on_log_retention():
+    import main
+
+    assert tuple(main.LOG_RETENTION) == config.LOG_RETENTION_DAYS

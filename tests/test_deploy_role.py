@@ -9,8 +9,11 @@ import pytest
 from aws_cdk import aws_iam as iam
 
 from deploy_role.app import STACK_ID, build_app
+from cfn.template import Template
 from config import ConfigError
 from deploy_role.stack import DeployRoleConfig
+from policies.rules.iam import NoWildcardActions, UnscopedResourcesOnlyWhereUnavoidable
+from policies.validation_report import ValidationReport
 
 CONTEXT = {"github_owner": "acme", "github_repo": "items-service"}
 BOOTSTRAP_ROLE = {
@@ -23,7 +26,7 @@ def _synth(tmp_path_factory, context):
     outdir = tmp_path_factory.mktemp("deploy-role")
     build_app(context, outdir=str(outdir), builtin_cloud_formation_validation=False).synth()
     template_path = outdir / f"{STACK_ID}.template.json"
-    return template_path, json.loads(template_path.read_text()), json.loads((outdir / "validation-report.json").read_text())
+    return template_path, json.loads(template_path.read_text()), ValidationReport.read(outdir / "validation-report.json")
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +35,7 @@ def deploy_role(tmp_path_factory):
 
 
 def _only(template, resource_type):
-    [(logical_id, resource)] = [(k, v) for k, v in template["Resources"].items() if v["Type"] == resource_type]
-    return logical_id, resource
+    return Template(template).only(resource_type)
 
 
 def test_trust_policy_is_exactly_this_repositorys_production_environment(deploy_role):
@@ -71,7 +73,7 @@ def test_the_role_may_only_assume_the_cdk_bootstrap_roles(deploy_role):
 
 def test_the_app_passes_cdk_nag_and_the_projects_policies_without_acknowledgements(deploy_role):
     _, _, report = deploy_role
-    assert not [p for p in report["pluginReports"] if p.get("violations") or p.get("suppressedViolations")]
+    assert not report.open and not report.acknowledged
 
 
 def test_the_gate_runs_on_the_deploy_role_app_too(tmp_path):
@@ -80,9 +82,8 @@ def test_the_gate_runs_on_the_deploy_role_app_too(tmp_path):
     app.node.find_child(STACK_ID).role.add_to_policy(iam.PolicyStatement(actions=["sts:*"], resources=["*"]))
     with pytest.raises(RuntimeError, match="ValidationFailed"):
         app.synth()
-    report = json.loads((tmp_path / "validation-report.json").read_text())
-    rules = {f"{p['pluginName']}::{v['ruleName']}" for p in report["pluginReports"] for v in p.get("violations", [])}
-    assert {"ServerlessAutomationPolicies::SA-IAM1", "ServerlessAutomationPolicies::SA-IAM2"} <= rules
+    rules = ValidationReport.read(tmp_path / "validation-report.json").open_ids()
+    assert {NoWildcardActions.finding_id(), UnscopedResourcesOnlyWhereUnavoidable.finding_id()} <= rules
     assert any(rule.startswith("AwsSolutions::AwsSolutions-IAM5") for rule in rules)
 
 

@@ -2,7 +2,7 @@
 synthesis of the real stack when that stack is broken once in the way the rule guards against."""
 
 import pytest
-from aws_cdk import CfnResource, CustomResource, RemovalPolicy
+from aws_cdk import CustomResource, RemovalPolicy
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -10,11 +10,13 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3_deployment
-from test_policies import policy_findings, role_with, secure_bucket, synth_real_with, traced_function
+from test_policies import policy_findings, role_with, secure_bucket, traced_function
 
-from policies import deployability
-from policies.pack import PLUGIN_NAME
-from policies.rules import API_GATEWAY_LOGGING_ACTIONS, UnscopedResourcesOnlyWhereUnavoidable
+from conventions import API_GATEWAY_LOGGING_ACTIONS
+from policies.rules import deployability
+from policies.rules.iam import UnscopedResourcesOnlyWhereUnavoidable
+from policies.rules.observability import StageTracingAccessLogsThrottling
+from policies.rules.secrets import NoSecretsInEnvironment
 
 
 def findings_of(tmp_path, rule, build) -> list[dict]:
@@ -268,13 +270,13 @@ def test_code_version_rule_rejects_an_unversioned_bucket_and_object(tmp_path):
 
 def test_secret_environment_rule_accepts_configuration_and_secret_references(tmp_path):
     build = lambda s: logged_function(s, environment={"TABLE_NAME": "t", "DB_SECRET_ARN": "arn:aws:secretsmanager:x"})  # noqa: E731
-    assert not findings_of(tmp_path, deployability.NoSecretsInEnvironment, build)
+    assert not findings_of(tmp_path, NoSecretsInEnvironment, build)
 
 
 @pytest.mark.parametrize("name", ["DB_PASSWORD", "CLIENT_SECRET", "GITHUB_TOKEN", "STRIPE_API_KEY", "PRIVATE_KEY"])
 def test_secret_environment_rule_rejects_secret_like_names(tmp_path, name):
     build = lambda s: logged_function(s, environment={name: "hunter2"})  # noqa: E731
-    [finding] = findings_of(tmp_path, deployability.NoSecretsInEnvironment, build)
+    [finding] = findings_of(tmp_path, NoSecretsInEnvironment, build)
     assert name in finding["message"]
 
 
@@ -296,7 +298,7 @@ def test_stage_rule_accepts_a_traced_logged_throttled_stage(tmp_path):
         )
         api.root.add_method("GET", apigateway.MockIntegration())
 
-    assert not findings_of(tmp_path, deployability.StageTracingAccessLogsThrottling, build)
+    assert not findings_of(tmp_path, StageTracingAccessLogsThrottling, build)
 
 
 def test_stage_rule_rejects_a_bare_stage(tmp_path):
@@ -304,7 +306,7 @@ def test_stage_rule_rejects_a_bare_stage(tmp_path):
         api = apigateway.RestApi(stack, "Api", cloud_watch_role=False)
         api.root.add_method("GET", apigateway.MockIntegration())
 
-    messages = {f["message"].split(": ", 1)[1] for f in findings_of(tmp_path, deployability.StageTracingAccessLogsThrottling, build)}
+    messages = {f["message"].split(": ", 1)[1] for f in findings_of(tmp_path, StageTracingAccessLogsThrottling, build)}
     assert messages == {
         "stage has no X-Ray tracing",
         "stage has no access log",
@@ -332,45 +334,3 @@ def test_unscoped_resource_rule_allows_api_gateway_logging_on_the_account_role_o
 
 
 # The real stack, broken once per rule, fails synthesis ------------------------------------------------------
-
-
-def _cfn(construct) -> CfnResource:
-    return construct.node.default_child
-
-
-def _code_deployment_handler(stack) -> CfnResource:
-    return _cfn(stack.code_deployment.handler_role.node.scope)
-
-
-REAL_STACK_BREAKS = {
-    "SA-DEP1": lambda stack: stack.table.apply_removal_policy(RemovalPolicy.RETAIN),
-    "SA-DEP2": lambda stack: _cfn(stack.function).add_property_deletion_override("LoggingConfig.LogGroup"),
-    "SA-DEP3": lambda stack: _cfn(stack.api.deployment_stage).add_override("DependsOn", []),
-    "SA-DEP4": lambda stack: _cfn(stack.api_gateway_cloudwatch_role).add_property_override(
-        "Policies.0.PolicyDocument.Statement.0.Action", ["logs:CreateLogStream", "logs:PutLogEvents"]
-    ),
-    "SA-DEP5": lambda stack: _code_deployment_handler(stack).add_override("DependsOn", []),
-    "SA-DEP6": lambda stack: [  # the copy and its CLI layer (which the copy's handler references)
-        part.add_override("DependsOn", [])
-        for part in stack.code_deployment.node.find_all()
-        if isinstance(part, CfnResource)
-    ],
-    "SA-DEP7": lambda stack: _cfn(stack.artifacts_bucket).add_property_override("BucketName", "items-artifacts"),
-    "SA-DEP8": lambda stack: _cfn(stack.function).add_property_override("ReservedConcurrentExecutions", 5),
-    "SA-DEP9": lambda stack: _cfn(stack.function).add_property_override(
-        "Code.S3Bucket", {"Fn::Sub": "cdk-hnb659fds-assets-${AWS::AccountId}-${AWS::Region}"}
-    ),
-    "SA-DEP10": lambda stack: _cfn(stack.function).add_property_deletion_override("Code.S3ObjectVersion"),
-    "SA-SEC1": lambda stack: stack.function.add_environment("DB_PASSWORD", "hunter2"),
-    "SA-OBS4": lambda stack: _cfn(stack.api.deployment_stage).add_property_override("TracingEnabled", False),
-}
-
-
-def test_every_deployability_rule_has_a_real_stack_break():
-    assert set(REAL_STACK_BREAKS) == {rule.rule_id for rule in deployability.DEPLOYABILITY_RULES}
-
-
-@pytest.mark.parametrize("rule_id", sorted(REAL_STACK_BREAKS))
-def test_real_stack_broken_for_a_rule_fails_synthesis(tmp_path, rule_id):
-    violations = synth_real_with(tmp_path, REAL_STACK_BREAKS[rule_id])
-    assert f"{PLUGIN_NAME}::{rule_id}" in violations

@@ -7,7 +7,7 @@ not cover fails the test before any action is compared.
 """
 
 from api import contract
-from policies.template_graph import policy_statements, statement_actions
+from cfn.template import policy_statements, statement_actions
 
 # Each operation of the document, as requests that reach its success and its refusal paths.
 EXERCISES = {

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from policies.ledger import LEDGER, delta, entries_from_report, parse_ledger, render_ledger
+from policies.validation_report import ValidationReport
 
 
 def test_the_committed_ledger_is_what_synthesis_acknowledges(synth):
@@ -31,24 +32,24 @@ def _acknowledge(report: dict, path: str, finding_id: str, reason: str) -> dict:
 
 
 def test_an_added_acknowledgement_makes_the_ledger_stale_and_shows_in_the_delta(synth):
-    head = _acknowledge(synth.report, "ServerlessAutomation/ItemsTable/Resource", "AwsSolutions::AwsSolutions-DDB3", "because")
-    assert render_ledger(entries_from_report(head)) != LEDGER.read_text(encoding="utf-8")
+    head = _acknowledge(synth.report_json, "ServerlessAutomation/ItemsTable/Resource", "AwsSolutions::AwsSolutions-DDB3", "because")
+    assert render_ledger(entries_from_report(ValidationReport.from_json(head))) != LEDGER.read_text(encoding="utf-8")
     summary = delta(LEDGER.read_text(encoding="utf-8"), json.dumps(head))
     assert "### Added (1)" in summary and "AwsSolutions-DDB3" in summary and "because" in summary
     assert "Removed" not in summary and "Reworded" not in summary
 
 
 def test_a_reworded_acknowledgement_shows_old_and_new_reason(synth):
-    head = copy.deepcopy(synth.report)
+    head = copy.deepcopy(synth.report_json)
     suppressed = next(s for p in head["pluginReports"] for s in p.get("suppressedViolations", []))
     old_reason, suppressed["reason"] = suppressed["reason"], "a new reason"
-    assert render_ledger(entries_from_report(head)) != LEDGER.read_text(encoding="utf-8")
+    assert render_ledger(entries_from_report(ValidationReport.from_json(head))) != LEDGER.read_text(encoding="utf-8")
     summary = delta(LEDGER.read_text(encoding="utf-8"), json.dumps(head))
     assert "### Reworded" in summary and "a new reason" in summary and old_reason[:30] in summary
 
 
 def test_a_removed_acknowledgement_and_a_new_open_finding_show(synth):
-    head = copy.deepcopy(synth.report)
+    head = copy.deepcopy(synth.report_json)
     plugin = next(p for p in head["pluginReports"] if p.get("suppressedViolations"))
     dropped = plugin["suppressedViolations"].pop(0)
     plugin.setdefault("violations", []).append({k: dropped[k] for k in ("ruleName", "violatingConstructs", "description", "severity")})
@@ -57,12 +58,12 @@ def test_a_removed_acknowledgement_and_a_new_open_finding_show(synth):
 
 
 def test_no_change_says_so(synth):
-    summary = delta(LEDGER.read_text(encoding="utf-8"), json.dumps(synth.report))
+    summary = delta(LEDGER.read_text(encoding="utf-8"), json.dumps(synth.report_json))
     assert "No acknowledgement added, removed or reworded; no open finding." in summary
 
 
 def test_the_first_pull_request_without_a_base_ledger_lists_everything_as_added(synth):
-    summary = delta(None, json.dumps(synth.report))
+    summary = delta(None, json.dumps(synth.report_json))
     assert f"### Added ({len(entries_from_report(synth.report))})" in summary
 
 
@@ -83,7 +84,7 @@ def test_malformed_inputs_are_reported_not_raised(base, head, complaint):
 
 
 def test_untrusted_text_cannot_break_the_summary_table(synth):
-    head = _acknowledge(synth.report, "A|B`\n# injected", "X::Y", "reason | with `code`\n## heading")
+    head = _acknowledge(synth.report_json, "A|B`\n# injected", "X::Y", "reason | with `code`\n## heading")
     summary = delta("[]", json.dumps(head))
     assert "\n# injected" not in summary and "\n## heading" not in summary and "A\\|B'" in summary
 
@@ -102,6 +103,6 @@ def test_rewording_an_acknowledgement_in_the_code_without_the_ledger_fails(tmp_p
         lambda stack: [replace(a, reason=a.reason + " Reworded.") if i == 0 else a for i, a in enumerate(original(stack))],
     )
     build_app(outdir=str(tmp_path), builtin_cloud_formation_validation=False).synth()
-    report = json.loads((tmp_path / "validation-report.json").read_text())
-    assert render_ledger(entries_from_report(report)) != LEDGER.read_text(encoding="utf-8")
-    assert "### Reworded (1)" in delta(LEDGER.read_text(encoding="utf-8"), json.dumps(report))
+    report_text = (tmp_path / "validation-report.json").read_text()
+    assert render_ledger(entries_from_report(ValidationReport.parse(report_text))) != LEDGER.read_text(encoding="utf-8")
+    assert "### Reworded (1)" in delta(LEDGER.read_text(encoding="utf-8"), report_text)

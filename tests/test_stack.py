@@ -10,9 +10,9 @@ from aws_cdk import aws_lambda as lambda_
 
 from api import contract
 from main import CODE_KEY_PREFIX, LAMBDA_PACKAGE_EXCLUDES, LAMBDA_SOURCE, TABLE_ACTIONS
-from policies.taggability import tag_property
-from policies.template_graph import DependencyGraph, statement_actions
-from policies.tagging import REQUIRED_TAGS
+from cfn.taggability import tag_property
+from cfn.template import Template, references, statement_actions
+from conventions import REQUIRED_TAGS
 
 API_GATEWAY_TIMEOUT_SECONDS = 29
 # The API's shape comes from the contract: one method (and one invoke permission) per operation, one resource
@@ -45,22 +45,6 @@ PLANNED_INVENTORY = {
     "AWS::ApiGateway::Account": (1, "account-level CloudWatch role, needed for execution logs on a fresh account"),
     "AWS::CloudWatch::Alarm": (1, "the function's error-rate alarm"),
 }
-
-
-def _refs(value) -> set[str]:
-    """Logical ids referenced (Ref / GetAtt) anywhere inside a template value."""
-    found = set()
-    if isinstance(value, dict):
-        if "Ref" in value:
-            found.add(value["Ref"])
-        if "Fn::GetAtt" in value:
-            found.add(value["Fn::GetAtt"][0])
-        for child in value.values():
-            found |= _refs(child)
-    elif isinstance(value, list):
-        for child in value:
-            found |= _refs(child)
-    return found
 
 
 def _items_function(synth):
@@ -154,11 +138,11 @@ def test_function_code_points_at_the_deployed_object_and_waits_for_it(synth):
     deployment_id, _ = synth.only("Custom::CDKBucketDeployment")
     _, function = _items_function(synth)
     code = function["Properties"]["Code"]
-    assert _refs(code["S3Bucket"]) == {deployment_id}, "bucket must come from the deployment's output"
+    assert references(code["S3Bucket"]) == {deployment_id}, "bucket must come from the deployment's output"
     assert code["S3Key"] == {
         "Fn::Join": ["", [CODE_KEY_PREFIX, {"Fn::Select": [0, {"Fn::GetAtt": [deployment_id, "SourceObjectKeys"]}]}]]
     }
-    assert _refs(code["S3ObjectVersion"]) == {deployment_id}
+    assert references(code["S3ObjectVersion"]) == {deployment_id}
 
 
 def test_code_object_key_changes_when_handler_code_changes(synth, tmp_path):
@@ -312,19 +296,8 @@ def _routes(synth) -> set[tuple[str, str]]:
 
 def _methods_by_route(synth) -> dict[tuple[str, str], dict]:
     """Each AWS::ApiGateway::Method's properties, by its (resource path, HTTP method)."""
-    resources = synth.resources_of_type("AWS::ApiGateway::Resource")
-    api_id, _ = synth.only("AWS::ApiGateway::RestApi")
-
-    def path(resource_ref) -> str:
-        if resource_ref == {"Fn::GetAtt": [api_id, "RootResourceId"]}:
-            return ""
-        resource = resources[resource_ref["Ref"]]["Properties"]
-        return path(resource["ParentId"]) + "/" + resource["PathPart"]
-
-    return {
-        (path(m["Properties"]["ResourceId"]), m["Properties"]["HttpMethod"]): m["Properties"]
-        for m in synth.resources_of_type("AWS::ApiGateway::Method").values()
-    }
+    template = Template(synth.template_json)
+    return {route: template.properties(logical_id) for route, logical_id in template.methods().items()}
 
 
 def test_api_serves_exactly_the_contracts_operations(synth):
@@ -439,7 +412,7 @@ def test_api_gateway_cloudwatch_role_has_the_managed_policys_actions_on_the_acco
 
 def test_api_gateway_account_is_set_after_the_rest_api_exists(synth):
     """rain#163: without it, a race between the Account, the role and the API can fail the first deploy."""
-    graph = DependencyGraph(synth.template_json)
+    graph = Template(synth.template_json)
     account_id, _ = synth.only("AWS::ApiGateway::Account")
     api_id, _ = synth.only("AWS::ApiGateway::RestApi")
     assert graph.depends_on(account_id, api_id)
@@ -447,7 +420,7 @@ def test_api_gateway_account_is_set_after_the_rest_api_exists(synth):
 
 def test_code_copy_is_created_after_and_deleted_before_the_buckets_auto_delete(synth):
     """aws-blocks PR #437: a rollback that deletes the copy's bucket before auto-delete exists fails."""
-    graph = DependencyGraph(synth.template_json)
+    graph = Template(synth.template_json)
     deployment_id, _ = synth.only("Custom::CDKBucketDeployment")
     auto_delete_id, _ = synth.only("Custom::S3AutoDeleteObjects")
     assert graph.depends_on(deployment_id, auto_delete_id)

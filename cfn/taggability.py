@@ -6,8 +6,7 @@ The schemas are CloudFormation's own registry schemas: a type is taggable when i
 
 from functools import cache
 
-from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
-from cfnlint.schema import ResourceNotFoundError
+from cfnlint.schema import PROVIDER_SCHEMA_MANAGER, ResourceNotFoundError
 
 SCHEMA_REGION = "us-east-1"
 

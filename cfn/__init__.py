@@ -1,0 +1,1 @@
+"""Reading CloudFormation: a synthesized template (cfn.template) and the resource schemas (cfn.taggability)."""
