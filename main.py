@@ -6,6 +6,7 @@ Tags and policy checks are applied to the app in app.py, so they cover every con
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from aws_cdk import (
@@ -237,6 +238,12 @@ class ServerlessBackendStack(Stack):
             environment={
                 "TABLE_NAME": self.table.table_name,
                 "LOG_LEVEL": self.config.log_level,
+                # The API's routes from the document ({"GET /items": "listItems", ...}): the function routes by the
+                # resource and method API Gateway's proxy event documents, and keeps no copy of them.
+                "OPERATIONS": json.dumps(
+                    {f"{method} {path}": name for (path, method), name in sorted(contract.operation_ids().items())},
+                    separators=(",", ":"),
+                ),
             },
         )
 

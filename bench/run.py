@@ -29,7 +29,7 @@ from api import contract
 from app import STACK_ID
 from bench.load import load_test
 from localdev.dynamodb import LocalDynamoDB
-from localdev.events import api_event
+from localdev.events import proxy_event
 from localdev.template import read_api
 from main import LAMBDA_SOURCE
 
@@ -122,9 +122,9 @@ def load_handler(endpoint: str, environment: dict):
 
 def warm_overhead(handler, client, table: str) -> dict:
     handler.handler(
-        api_event("POST", "/items", "/items", body=json.dumps({"id": "warm", "n": 1.5}), stage=contract.stage()), None
+        proxy_event("POST", "/items", "/items", body=json.dumps({"id": "warm", "n": 1.5}), stage=contract.stage()), None
     )
-    event = api_event("GET", "/items/{id}", "/items/warm", path_parameters={"id": "warm"}, stage=contract.stage())
+    event = proxy_event("GET", "/items/{id}", "/items/warm", path_parameters={"id": "warm"}, stage=contract.stage())
     through_handler, direct = [], []
 
     def via_handler():
@@ -167,17 +167,18 @@ def fill(client, table: str, count: int) -> None:
         client.batch_write_item(RequestItems={table: batch})
 
 
-def list_latency(handler, client, prefix: str, endpoint_url: str) -> dict[int, float]:
+def list_latency(handler, client, prefix: str, endpoint_url: str, environment: dict) -> dict[int, float]:
     """The function on tables of each size, built as the entry point builds it, with the client it ships."""
     from dynamodb_client import create_client
-    from repository import ItemRepository
 
     shipped = create_client(handler.CLIENT_CONFIG, endpoint_url=endpoint_url)
     functions = {}
     for size in LIST_SIZES:
         fill(client, f"{prefix}-{size}", size)
-        functions[size] = handler.ItemsFunction(ItemRepository(shipped, f"{prefix}-{size}"))
-    event = api_event("GET", "/items", "/items", query_string="limit=50", stage=contract.stage())
+        functions[size] = handler.ItemsFunction.from_environment(
+            {**environment, "TABLE_NAME": f"{prefix}-{size}"}, shipped
+        )
+    event = proxy_event("GET", "/items", "/items", query_string="limit=50", stage=contract.stage())
     samples = {size: [] for size in LIST_SIZES}
     for _ in range(LIST_REQUESTS):
         for size in random.sample(LIST_SIZES, len(LIST_SIZES)):
@@ -336,8 +337,8 @@ def main() -> int:
         handler = load_handler(endpoint, environment)
         cold = cold_init(endpoint, environment)
         warm = warm_overhead(handler, client, "bench")
-        list_dynalite = list_latency(handler, client, "list", endpoint)
-        list_moto = list_latency(handler, moto.client(), "list", moto.endpoint_url)
+        list_dynalite = list_latency(handler, client, "list", endpoint, environment)
+        list_moto = list_latency(handler, moto.client(), "list", moto.endpoint_url, environment)
     finally:
         os.killpg(dynalite.pid, signal.SIGTERM)
         moto.stop()

@@ -38,15 +38,22 @@ DELETE_PARAMETERS = frozenset({"version"})
 ITEM_SEPARATOR = ", "
 
 
+def parse_routes(operations: str) -> dict[tuple[str, str], str]:
+    """OPERATIONS ({"GET /items": "listItems", ...}) as {(resource, method): operationId}."""
+    routes = {}
+    for method_and_resource, operation_id in json.loads(operations).items():
+        method, resource = method_and_resource.split(" ", 1)
+        routes[resource, method] = operation_id
+    return routes
+
+
 class ItemsFunction:
     """The function's operations on one items repository. The entry point builds one per execution
     environment from its environment and the shipped client; tests and the benchmark build their own."""
 
-    def __init__(self, items: ItemRepository):
+    def __init__(self, items: ItemRepository, routes: dict[tuple[str, str], str]):
         self.items = items
-        # The contract's operationIds (api/openapi.json), each to the method that serves it. API Gateway names
-        # the operation in every event (requestContext.operationName: the stack sets each method's
-        # OperationName from the document), so the function routes by the contract, with no table of its own.
+        # The contract's operationIds (api/openapi.json), each to the method that serves it.
         self.operations = {
             "listItems": self.list_items,
             "createItem": self.create_item,
@@ -54,10 +61,16 @@ class ItemsFunction:
             "replaceItem": self.replace_item,
             "deleteItem": self.delete_item,
         }
+        unknown = sorted(set(routes.values()) - set(self.operations))
+        if unknown:
+            raise ValueError(f"OPERATIONS names operations this function does not serve: {', '.join(unknown)}")
+        # (resource, HTTP method) of each of the API's methods, to its operationId: the stack writes this table
+        # from the document into the OPERATIONS variable, so the function keeps no copy of the API's routes.
+        self.routes = dict(routes)
 
     @classmethod
     def from_environment(cls, environment, client) -> "ItemsFunction":
-        return cls(ItemRepository(client, environment["TABLE_NAME"]))
+        return cls(ItemRepository(client, environment["TABLE_NAME"]), parse_routes(environment["OPERATIONS"]))
 
     def handle(self, event: dict, context) -> dict:
         started = time.perf_counter()
@@ -80,11 +93,11 @@ class ItemsFunction:
         return _response(status, body, headers)
 
     def _dispatch(self, event: dict) -> tuple[int, dict | None, dict]:
-        name = (event.get("requestContext") or {}).get("operationName")
-        operation = self.operations.get(name) if isinstance(name, str) else None
-        if operation is None:
-            raise OperationNotFound("the event names no operation of this API")
-        return operation(event)
+        resource, method = event.get("resource"), event.get("httpMethod")
+        name = self.routes.get((resource, method)) if isinstance(resource, str) and isinstance(method, str) else None
+        if name is None:
+            raise OperationNotFound("no operation of this API has that resource and method")
+        return self.operations[name](event)
 
     def list_items(self, event: dict) -> tuple[int, dict | None, dict]:
         query = validation.query_parameters(event, LIST_PARAMETERS)

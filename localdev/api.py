@@ -192,7 +192,6 @@ class LocalApi:
             headers=header_lines,
             body=body,
             stage=self.api.stage,
-            operation_name=route.operation_name,
         )
         if len(json.dumps(event)) > limits.LAMBDA_SYNC_PAYLOAD_BYTES:
             return self._gateway_error("REQUEST_TOO_LARGE")

@@ -7,8 +7,6 @@ import time
 import uuid
 from urllib.parse import parse_qs, unquote
 
-from api import contract
-
 
 def proxy_event(
     method: str,
@@ -20,13 +18,10 @@ def proxy_event(
     headers: dict | list[tuple[str, str]] | None = None,
     body: bytes | str | None = None,
     stage: str,
-    operation_name: str | None = None,
 ) -> dict:
     """The event API Gateway sends to a Lambda proxy integration for one request.
 
     `headers` may repeat a name (as header lines do): `headers` holds its last value, `multiValueHeaders` all.
-    `operation_name` is the method's OperationName, which API Gateway passes on when the method has one
-    (aws/aws-lambda-java-libs#126, dherault/serverless-offline#1325).
     """
     multi_query = parse_qs(query_string, keep_blank_values=True) if query_string else {}
     header_lines = list(headers.items() if isinstance(headers, dict) else headers or [])
@@ -56,7 +51,6 @@ def proxy_event(
             "httpMethod": method,
             "path": f"/{stage}{path}",
             "stage": stage,
-            **({"operationName": operation_name} if operation_name is not None else {}),
             "requestId": request_id,
             "extendedRequestId": request_id,
             "requestTimeEpoch": int(time.time() * 1000),
@@ -66,13 +60,3 @@ def proxy_event(
         "body": body if body not in (None, "") else None,
         "isBase64Encoded": is_base64,
     }
-
-
-def api_event(method: str, resource: str, path: str, **kwargs) -> dict:
-    """The event for a request to this resource and method as the deployed API sends it: with the operationName
-    of the document's operation there (the stack names each method by it), without one where the API has none.
-    For tests and benchmarks, which call the function without the template; the local API reads the name from
-    the template's methods."""
-    return proxy_event(
-        method, resource, path, operation_name=contract.operation_ids().get((resource, method)), **kwargs
-    )

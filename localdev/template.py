@@ -22,7 +22,6 @@ ASSET_KEY = re.compile(r"([0-9a-f]{64})\.zip")
 class Route:
     path: str
     method: str
-    operation_name: str | None
     function_id: str
     authorization: str
     body_schema: dict | None
@@ -89,7 +88,6 @@ def read_api(template: dict, assembly_dir: Path, table_names: dict[str, str] | s
             Route(
                 path=path,
                 method=method,
-                operation_name=props.get("OperationName"),
                 function_id=_integration_function(parsed, integration["Uri"]),
                 authorization=props.get("AuthorizationType", "NONE"),
                 body_schema=_body_schema(parsed, props),

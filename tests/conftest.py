@@ -84,7 +84,7 @@ def synth_with(tmp_path_factory):
 # The handler against a DynamoDB-protocol server over HTTP on 127.0.0.1 ------------------------------------
 
 from localdev.dynamodb import LocalDynamoDB  # noqa: E402
-from localdev.events import api_event  # noqa: E402
+from localdev.events import proxy_event  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -143,10 +143,9 @@ def dynamodb_calls(shipped_client):
 @pytest.fixture
 def function(handler_module, shipped_client, local_dynamodb, synth):
     """The function for one test, built as the entry point builds it, on empty tables of the synthesized shape."""
-    from repository import ItemRepository
-
     api = local_api_definition(local_dynamodb, synth.template_json, synth.assembly.directory, uuid.uuid4().hex[:12])
-    return handler_module.ItemsFunction(ItemRepository(shipped_client, items_table(api)))
+    [spec] = api.functions.values()
+    return handler_module.ItemsFunction.from_environment(spec.environment, shipped_client)
 
 
 @pytest.fixture
@@ -166,7 +165,7 @@ class ApiClient:
         if isinstance(body, (dict, list, int, float)):
             body = json.dumps(body)
         resource, parameters = route_of(path)
-        event = api_event(
+        event = proxy_event(
             method, resource, path, path_parameters=parameters, query_string=query, headers=headers, body=body,
             stage=self.stage,
         )

@@ -56,6 +56,7 @@ def test_the_documents_operations_are_the_templates_methods_named_by_operation_i
 
 def test_the_function_serves_every_operation_id_and_no_other(function):
     assert set(function.operations) == set(contract.operation_ids().values())
+    assert function.routes == contract.operation_ids()
 
 
 def test_every_operation_requires_sigv4_as_the_template_does(synth):

@@ -7,7 +7,8 @@ import uuid
 
 import pytest
 
-from conftest import api_event
+from api import contract
+from conftest import proxy_event
 
 UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 
@@ -249,21 +250,28 @@ def test_delete_returns_204_then_404(api):
 # Routing ---------------------------------------------------------------------------------------------------------
 
 
-def test_the_function_routes_by_the_operation_api_gateway_names(function, stage):
-    """The event's operationName (the method's OperationName, the document's operationId) picks the
-    operation, whatever the resource or method say."""
-    event = api_event("GET", "/items/{id}", "/items/x", path_parameters={"id": "x"}, stage=stage)
-    event["requestContext"]["operationName"] = "listItems"
+def test_the_function_routes_by_resource_and_method_through_the_documents_operations(function, stage):
+    """OPERATIONS (written by the stack from the document) maps each resource and method to its operation."""
+    assert set(function.routes) == contract.operations()
+    assert set(function.routes.values()) == set(contract.operation_ids().values())
+    event = proxy_event("GET", "/items", "/items", stage=stage)
     assert function.handle(event, None)["statusCode"] == 200
 
 
-@pytest.mark.parametrize("operation_name", [None, "", "noSuchOperation", "list_items", 7, ["listItems"]])
-def test_an_event_naming_no_operation_is_a_404(function, stage, operation_name):
-    event = api_event("TRACE", "/orders", "/orders", stage=stage)
-    if operation_name is not None:
-        event["requestContext"]["operationName"] = operation_name
+@pytest.mark.parametrize(
+    ("method", "resource"),
+    [("TRACE", "/items/{id}"), ("GET", "/orders"), ("DELETE", "/items"), ("get", "/items"), (None, "/items"), ("GET", 7)],
+)
+def test_a_resource_and_method_the_api_does_not_define_is_a_404(function, stage, method, resource):
+    event = proxy_event("GET", "/items", "/items", stage=stage)
+    event["httpMethod"], event["resource"] = method, resource
     response = function.handle(event, None)
     assert response["statusCode"] == 404 and json.loads(response["body"])["error"]["code"] == "OperationNotFound"
+
+
+def test_an_operations_table_naming_an_operation_the_function_lacks_fails_at_start(handler_module, function):
+    with pytest.raises(ValueError, match="updateItem"):
+        handler_module.ItemsFunction(function.items, {("/items/{id}", "PATCH"): "updateItem"})
 
 
 # Logs ------------------------------------------------------------------------------------------------------------

@@ -8,13 +8,13 @@ exception turned into a 500 would never reach that metric.
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from conftest import ApiClient, api_event, items_table, local_api_definition
+from conftest import ApiClient, proxy_event, items_table, local_api_definition
 from fault_proxy import ThrottlingProxy
 from localdev.dynamodb import LocalDynamoDB
 
 
 @pytest.fixture
-def behind(handler_module):
+def behind(handler_module, function):
     """The function on `table` through `endpoint_url`, with the client it ships (botocore only, its retry and
     timeout configuration), and the list of HTTP attempts that client makes."""
     from dynamodb_client import create_client
@@ -24,7 +24,7 @@ def behind(handler_module):
         client = create_client(handler_module.CLIENT_CONFIG, endpoint_url=endpoint_url)
         attempts = []
         client.meta.events.register("before-send.dynamodb", lambda **kwargs: attempts.append(1))
-        return handler_module.ItemsFunction(ItemRepository(client, table)), attempts
+        return handler_module.ItemsFunction(ItemRepository(client, table), function.routes), attempts
 
     return build
 
@@ -43,7 +43,7 @@ def test_persistent_throttling_is_raised_for_the_error_metric(handler_module, lo
         throttled, attempts = behind(proxy.endpoint_url, fresh_table)
         with pytest.raises(ClientError) as raised:
             throttled.handle(
-                api_event("GET", "/items/{id}", "/items/t2", path_parameters={"id": "t2"}, stage=stage), None
+                proxy_event("GET", "/items/{id}", "/items/t2", path_parameters={"id": "t2"}, stage=stage), None
             )
     assert raised.value.response["Error"]["Code"] == "ThrottlingException"
     assert len(attempts) == proxy.requests == handler_module.MAX_ATTEMPTS

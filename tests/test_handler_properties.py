@@ -12,7 +12,7 @@ import json
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from conftest import api_event
+from conftest import proxy_event
 
 
 ROUTES = ["/items", "/items/{id}"]
@@ -124,7 +124,7 @@ def assert_a_client_answer(response: dict) -> None:
 
 @given(request=requests)
 def test_client_mistakes_are_never_a_5xx_and_errors_are_json(function, stage, request):
-    event = api_event(
+    event = proxy_event(
         request["method"],
         request["resource"],
         "/items",
@@ -144,14 +144,14 @@ def test_client_mistakes_are_never_a_5xx_and_errors_are_json(function, stage, re
 @example(method="PUT", body='{"a": 0e99999999999999999999, "version": 1}')
 def test_any_body_sent_to_create_or_replace_is_never_a_5xx(function, stage, method, body):
     resource, parameters = ("/items", None) if method == "POST" else ("/items/{id}", {"id": "target"})
-    event = api_event(method, resource, "/items", path_parameters=parameters, body=body, stage=stage)
+    event = proxy_event(method, resource, "/items", path_parameters=parameters, body=body, stage=stage)
     assert_a_client_answer(function.handle(event, None))
 
 
 @given(token=page_tokens, limit=st.none() | query_values)
 @example(token=base64.urlsafe_b64encode(b"[" * 3000).decode(), limit=None)  # issue 16: RecursionError, a 502
 def test_any_page_token_and_limit_is_never_a_5xx(function, stage, token, limit):
-    event = api_event("GET", "/items", "/items", stage=stage)
+    event = proxy_event("GET", "/items", "/items", stage=stage)
     event["queryStringParameters"] = {"next": token, **({"limit": limit} if limit is not None else {})}
     assert_a_client_answer(function.handle(event, None))
 
@@ -159,7 +159,7 @@ def test_any_page_token_and_limit_is_never_a_5xx(function, stage, token, limit):
 @given(method=st.sampled_from(["GET", "PUT", "DELETE"]), item_id=ids, version=st.none() | query_values)
 def test_any_path_id_and_version_is_never_a_5xx(function, stage, method, item_id, version):
     body = json.dumps({"version": 1}) if method == "PUT" else None
-    event = api_event(
+    event = proxy_event(
         method, "/items/{id}", f"/items/{item_id}", path_parameters={"id": item_id}, body=body, stage=stage
     )
     event["pathParameters"] = {"id": item_id}

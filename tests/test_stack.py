@@ -1,5 +1,6 @@
 """Each requirement of the stack, asserted on the synthesized template (one behaviour per test)."""
 
+import json
 import re
 import shutil
 from collections import Counter
@@ -222,7 +223,13 @@ def test_function_environment_is_configuration_only(synth):
     assert variables["TABLE_NAME"] == {"Ref": table_id}
     secret_like = re.compile(r"SECRET|PASSWORD|TOKEN|CREDENTIAL|PRIVATE|API_?KEY|ACCESS_?KEY", re.I)
     assert not [name for name in variables if secret_like.search(name)]
-    assert set(variables) == {"TABLE_NAME", "LOG_LEVEL"}
+    assert set(variables) == {"TABLE_NAME", "LOG_LEVEL", "OPERATIONS"}
+
+
+def test_the_functions_routes_are_the_documents_operations(synth):
+    _, function = _items_function(synth)
+    routes = json.loads(function["Properties"]["Environment"]["Variables"]["OPERATIONS"])
+    assert {tuple(reversed(key.split(" ", 1))): name for key, name in routes.items()} == contract.operation_ids()
 
 
 def test_function_has_no_reserved_concurrency(synth):
