@@ -79,11 +79,13 @@ def main(argv: list[str] | None = None) -> None:
             for stack in assembly.stacks:
                 print(f"Synthesized {stack.stack_name}: {Path(assembly.directory) / stack.template_file}")
         return
+    failed = False
     try:
         app.synth()
     except RuntimeError as error:  # the report says which findings failed it
         if "ValidationFailed" not in str(error):
             raise
+        failed = True
     report = ValidationReport.read(Path(app.outdir) / "validation-report.json")
     if args.ledger:
         print(f"Wrote {ledger.LEDGER} ({ledger.write(report)} acknowledged findings)")
@@ -92,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
         target.write_text(render(report), encoding="utf-8")
         print(render(report))
         print(f"Written to {target}")
-    sys.exit(1 if report.open else 0)
+    sys.exit(1 if failed or report.open else 0)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, get_type_hints
 
 from constructs import Node
 
@@ -60,7 +60,7 @@ class ServiceConfig:
     @classmethod
     def from_settings(cls, settings: dict) -> ServiceConfig:
         """The config from settings as cdk.json (typed) or `-c` (strings) gives them."""
-        kinds = {field.name: str(field.type) for field in fields(cls)}
+        kinds = {name: kind.__name__ for name, kind in get_type_hints(cls).items()}
         values: dict[str, Any] = {name: _coerce(name, raw, kinds[name]) for name, raw in settings.items()}
         return cls(**values)
 

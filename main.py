@@ -289,8 +289,7 @@ class ServerlessBackendStack(Stack):
 
     def _build_operations(self, api: apigateway.RestApi, validator: apigateway.RequestValidator) -> None:
         """Every operation of the contract (api/openapi.json) as a method on its resource, named by its
-        operationId (which the function routes by) and with the request model of its body: adding an operation
-        to the document adds it here."""
+        operationId and with the request model of its body: adding an operation to the document adds it here."""
         integration = apigateway.LambdaIntegration(
             self.function,  # pyright: ignore[reportArgumentType]  (jsii protocols, aws-cdk#31454)
             proxy=True,

@@ -19,7 +19,7 @@ DOCUMENT = Path(__file__).parent / "openapi.json"
 # Keywords an API Gateway (draft 4) model takes from a field's schema; the rest (OpenAPI's, and JSON Schema's
 # newer ones such as propertyNames) are dropped, and the function enforces them.
 MODEL_FIELD_KEYWORDS = ("type", "minLength", "maxLength", "pattern", "minimum", "maximum", "multipleOf", "not")
-# The platform's limits live with the function, which must read them from its own zip.
+# Every limit lives with the function, which must read them from its own zip.
 _LIMITS_SOURCE = Path(__file__).resolve().parent.parent / "lambda" / "limits.py"
 
 
@@ -99,8 +99,8 @@ def operations() -> set[tuple[str, str]]:
 
 
 def operation_ids() -> dict[tuple[str, str], str]:
-    """(path, METHOD) of every operation, each to its operationId: API Gateway passes that to the function as
-    requestContext.operationName, and the function routes by it."""
+    """(path, METHOD) of every operation, each to its operationId: the stack names each method by it and writes
+    the table into the function's OPERATIONS, which the function routes by."""
     return {(path, method): load()["paths"][path][method.lower()]["operationId"] for path, method in operations()}
 
 

@@ -47,8 +47,8 @@ def version_schema() -> dict:
         "minimum": 1,
         "maximum": limits.VERSION_MAX,
         "description": (
-            "Server-managed: 1 on create, +1 on every write; at most 2^53-1, the largest integer JavaScript "
-            "clients read exactly"
+            f"Server-managed: 1 on create, +1 on every write; at most {limits.VERSION_MAX}, the largest integer "
+            "JavaScript clients read exactly"
         ),
     }
 

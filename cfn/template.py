@@ -64,8 +64,9 @@ def references(value: Any) -> set[str]:
             elif key == "Fn::Sub":
                 text = inner if isinstance(inner, str) else inner[0]
                 local = inner[1] if isinstance(inner, list) and len(inner) > 1 else {}
-                found |= {name.split(".")[0] for name in _SUB_VARIABLE.findall(text) if name not in local}
-                found |= references(local)
+                used = {name.split(".")[0] for name in _SUB_VARIABLE.findall(text)}
+                found |= used - set(local)
+                found |= references([value for name, value in local.items() if name in used])
             else:
                 found |= references(inner)
     elif isinstance(value, list):
@@ -111,7 +112,6 @@ class Template:
     """A synthesized template's resources: by type, by reference, by dependency and, for API Gateway, by route."""
 
     def __init__(self, body: dict):
-        self.body = body
         self.resources: dict[str, dict] = body.get("Resources", {})
         self._closures: dict[str, frozenset[str]] = {}
 
@@ -173,7 +173,9 @@ class Template:
         return self.resource_path(properties["ParentId"]).rstrip("/") + "/" + properties["PathPart"]
 
     def methods(self) -> dict[tuple[str, str], str]:
-        """Each AWS::ApiGateway::Method's logical id, by (resource path, HTTP method)."""
+        """Each AWS::ApiGateway::Method's logical id, by (resource path, HTTP method), for a template with one
+        RestApi (a ValueError otherwise: the routes of two APIs would merge)."""
+        self.only("AWS::ApiGateway::RestApi")
         return {
             (self.resource_path(method["Properties"]["ResourceId"]), method["Properties"]["HttpMethod"]): logical_id
             for logical_id, method in self.of_type("AWS::ApiGateway::Method").items()

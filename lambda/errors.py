@@ -28,8 +28,8 @@ class InvalidItem(ApiError):
 
 
 class OperationNotFound(ApiError):
-    """An event naming no operation of the contract: API Gateway sends none such (each method carries its
-    operationId), so only a direct invocation meets it."""
+    """An event whose resource and method are no operation of the contract: API Gateway sends none such (it
+    refuses an undefined path or method itself), so only a direct invocation meets it."""
 
     status = 404
     code = "OperationNotFound"

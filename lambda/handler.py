@@ -14,15 +14,22 @@ import os
 import time
 import uuid
 
+from botocore.config import Config
+
 import limits
 import validation
-from botocore.config import Config
 from dynamodb_client import create_client
 from errors import ApiError, InvalidRequest, OperationNotFound
 from repository import ItemRepository
+from tracing import DynamoDBTracer, LogCorrelation
 
 logger = logging.getLogger("items")
 logger.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
+# Every line the function logs carries the request's trace id and request id (a logger's filters apply to
+# its own records only, so each of the function's loggers gets the one filter).
+correlation = LogCorrelation()
+for name in ("items", "items.tracing"):
+    logging.getLogger(name).addFilter(correlation)
 
 # Standard retry mode backs off (with jitter) on throttling and transient faults. Worst case, 3 attempts of
 # (1 s connect + 2 s read) plus backoff stay inside the function's 15 s timeout, so a failing dependency
@@ -42,7 +49,9 @@ def parse_routes(operations: str) -> dict[tuple[str, str], str]:
     """OPERATIONS ({"GET /items": "listItems", ...}) as {(resource, method): operationId}."""
     routes = {}
     for method_and_resource, operation_id in json.loads(operations).items():
-        method, resource = method_and_resource.split(" ", 1)
+        method, _, resource = method_and_resource.partition(" ")
+        if not method or not resource.startswith("/"):
+            raise ValueError(f"OPERATIONS key {method_and_resource!r} is not 'METHOD /resource'")
         routes[resource, method] = operation_id
     return routes
 
@@ -51,8 +60,9 @@ class ItemsFunction:
     """The function's operations on one items repository. The entry point builds one per execution
     environment from its environment and the shipped client; tests and the benchmark build their own."""
 
-    def __init__(self, items: ItemRepository, routes: dict[tuple[str, str], str]):
+    def __init__(self, items: ItemRepository, routes: dict[tuple[str, str], str], tracer: DynamoDBTracer | None = None):
         self.items = items
+        self.tracer = tracer
         # The contract's operationIds (api/openapi.json), each to the method that serves it.
         self.operations = {
             "listItems": self.list_items,
@@ -61,19 +71,28 @@ class ItemsFunction:
             "replaceItem": self.replace_item,
             "deleteItem": self.delete_item,
         }
-        unknown = sorted(set(routes.values()) - set(self.operations))
-        if unknown:
-            raise ValueError(f"OPERATIONS names operations this function does not serve: {', '.join(unknown)}")
+        if set(routes.values()) != set(self.operations):
+            raise ValueError(
+                f"OPERATIONS must route to exactly the operations this function serves "
+                f"({', '.join(sorted(self.operations))}), not {', '.join(sorted(set(routes.values())))}"
+            )
         # (resource, HTTP method) of each of the API's methods, to its operationId: the stack writes this table
         # from the document into the OPERATIONS variable, so the function keeps no copy of the API's routes.
         self.routes = dict(routes)
 
     @classmethod
     def from_environment(cls, environment, client) -> "ItemsFunction":
-        return cls(ItemRepository(client, environment["TABLE_NAME"]), parse_routes(environment["OPERATIONS"]))
+        """The function on the table its environment names, every DynamoDB call it makes traced."""
+        tracer = DynamoDBTracer(environment)
+        tracer.instrument(client)
+        return cls(ItemRepository(client, environment["TABLE_NAME"]), parse_routes(environment["OPERATIONS"]), tracer)
 
     def handle(self, event: dict, context) -> dict:
         started = time.perf_counter()
+        if self.tracer is not None:
+            self.tracer.begin()
+        correlation.trace_id = self.tracer.trace_id() if self.tracer is not None else None
+        correlation.request_id = (event.get("requestContext") or {}).get("requestId")
         method, resource = event.get("httpMethod"), event.get("resource")
         try:
             status, body, headers = self._dispatch(event)
@@ -87,7 +106,7 @@ class ItemsFunction:
                 "resource": resource,
                 "status": status,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-                "request_id": (event.get("requestContext") or {}).get("requestId"),
+                "dynamodb_ms": round(self.tracer.spent_seconds * 1000, 1) if self.tracer is not None else None,
             },
         )
         return _response(status, body, headers)

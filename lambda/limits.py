@@ -11,12 +11,13 @@ raised by a quota request.
 # resolving a Location such as /prod/items/.. (RFC 3986, section 5.2.4, as curl and browsers do) would land on
 # the stage, not on the item. A page's `next` is the id of its last item, so it follows the same rule.
 ID_MAX_LENGTH = 128
-ID_CHARACTERS = "A-Za-z0-9_.:-"
+ID_SYMBOLS = ("_", ".", ":", "-")
+ID_CHARACTERS = "A-Za-z0-9" + "".join(ID_SYMBOLS)  # a regex character class: "-" last, so it is literal
 ID_PATTERN = f"[{ID_CHARACTERS}]{{1,{ID_MAX_LENGTH}}}"
 DOT_SEGMENTS = (".", "..")
 ID_DESCRIPTION = (
-    f"1-{ID_MAX_LENGTH} characters of A-Z, a-z, 0-9, '_', '.', ':' or '-', "
-    f"and not {' or '.join(repr(segment) for segment in DOT_SEGMENTS)}"
+    f"1-{ID_MAX_LENGTH} characters of A-Z, a-z, 0-9, {', '.join(repr(s) for s in ID_SYMBOLS[:-1])} "
+    f"or {ID_SYMBOLS[-1]!r}, and not {' or '.join(repr(segment) for segment in DOT_SEGMENTS)}"
 )
 # Items per page: a Scan's Limit, so a page's cost is bounded by it and not by the table's size.
 PAGE_SIZE_DEFAULT = 20

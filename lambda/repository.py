@@ -4,8 +4,9 @@ The DynamoDB actions used here (GetItem, PutItem, DeleteItem, Scan) are exactly 
 the function's role; tests/test_least_privilege.py keeps the two in step.
 """
 
-from attributes import from_item, to_attribute, to_item
 from botocore.exceptions import ClientError
+
+from attributes import from_item, to_attribute, to_item
 from errors import InvalidItem, ItemAlreadyExists, ItemNotFound, ItemTooLarge, VersionConflict
 
 

@@ -23,7 +23,10 @@ ID_PATTERN = re.compile(limits.ID_PATTERN)
 ID_RULE = f"id must be {limits.ID_DESCRIPTION}"
 # The longest integer literal a storable number can be written as: one digit per power of ten up to 10^125.
 _MAX_INTEGER_LITERAL_DIGITS = limits.DYNAMODB_NUMBER_MAX_EXPONENT + 1
-NUMBER_RANGE_RULE = "numbers must lie between 1E-130 and 1E+126 in magnitude"
+NUMBER_RANGE_RULE = (
+    f"numbers must lie between 1E{limits.DYNAMODB_NUMBER_MIN_EXPONENT} and "
+    f"1E+{limits.DYNAMODB_NUMBER_MAX_EXPONENT + 1} in magnitude"
+)
 
 
 def validate_id(item_id: object) -> str:

@@ -25,7 +25,9 @@ import json
 import multiprocessing
 import os
 import re
+import secrets
 import signal
+import socket
 import sys
 import threading
 import time
@@ -86,8 +88,9 @@ def _load_function(spec: FunctionSpec, environment: dict) -> None:
     _function = getattr(importlib.import_module(module_name), function_name)
 
 
-def _invoke(event: dict) -> tuple[str, object]:
+def _invoke(event: dict, trace_header: str) -> tuple[str, object]:
     assert _function is not None, "the worker loads the function first (_load_function)"
+    os.environ["_X_AMZN_TRACE_ID"] = trace_header  # Lambda sets it for each invocation
     try:
         return "ok", _function(event, None)
     except Exception as error:  # reported to the runner as a function error, as Lambda does
@@ -97,6 +100,42 @@ def _invoke(event: dict) -> tuple[str, object]:
 class _Server(ThreadingHTTPServer):
     # socketserver's default listen backlog is 5: a burst of new connections beyond it is reset by the kernel.
     request_queue_size = 1024
+
+
+def trace_header() -> str:
+    """A sampled X-Ray trace header for one invocation, as Lambda gives the function (`_X_AMZN_TRACE_ID`)."""
+    return f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};Parent={secrets.token_hex(8)};Sampled=1"
+
+
+class XRayDaemon:
+    """A UDP listener on 127.0.0.1 in the X-Ray daemon's place: it logs each subsegment the function sends."""
+
+    def __init__(self, log):
+        self._log = log
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._socket.bind(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self._socket.getsockname()[1]}"
+        threading.Thread(target=self._serve, name="local-xray", daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                _, _, body = self._socket.recv(65536).partition(b"\n")
+                document = json.loads(body)
+                flags = [flag for flag in ("error", "throttle", "fault") if document.get(flag)]
+                milliseconds = (document["end_time"] - document["start_time"]) * 1000
+                self._log(
+                    f"  X-Ray {document['name']} {document['aws']['operation']} {milliseconds:.1f} ms"
+                    + (f" ({', '.join(flags)})" if flags else "")
+                    + f" trace {document['trace_id']}"
+                )
+            except OSError:
+                return
+            except (ValueError, KeyError, TypeError):
+                continue
+
+    def close(self) -> None:
+        self._socket.close()
 
 
 class LocalApi:
@@ -115,7 +154,9 @@ class LocalApi:
         self._log = log
         self._contract = contract
         self.credentials = credentials
+        self._xray = XRayDaemon(log)
         runtime_environment = {
+            "AWS_XRAY_DAEMON_ADDRESS": self._xray.address,
             "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
             "AWS_ACCESS_KEY_ID": "local",
             "AWS_SECRET_ACCESS_KEY": "local",
@@ -151,6 +192,7 @@ class LocalApi:
         for pool in self._pools.values():
             pool.terminate()
             pool.join()
+        self._xray.close()
 
     def handle(
         self, method: str, target: str, headers: dict | list[tuple[str, str]], body: bytes
@@ -195,7 +237,7 @@ class LocalApi:
         )
         if len(json.dumps(event)) > limits.LAMBDA_SYNC_PAYLOAD_BYTES:
             return self._gateway_error("REQUEST_TOO_LARGE")
-        outcome, result = self._pools[route.function_id].apply(_invoke, (event,))
+        outcome, result = self._pools[route.function_id].apply(_invoke, (event, trace_header()))
         if outcome == "error":
             self._log(f"  function error (Lambda counts it in the Errors metric): {result}")
             return self._gateway_error("DEFAULT_5XX")

@@ -16,8 +16,8 @@ from typing import Any, Protocol
 from aws_cdk import Acknowledgment, Validations
 from constructs import IConstruct, Node
 
-from policies.rules.deployability import NothingRetained
-from policies.rules.iam import NoAwsManagedPolicies
+from policies.rules.deployability import ApiGatewayAccountRoleCanLog, NothingRetained
+from policies.rules.iam import NoAwsManagedPolicies, NoWildcardActions, UnscopedResourcesOnlyWhereUnavoidable
 from policies.rules.observability import FunctionActiveTracing
 
 NAG = "AwsSolutions::AwsSolutions"
@@ -26,7 +26,7 @@ BASIC_EXECUTION_ROLE = "Policy::arn:<AWS::Partition>:iam::aws:policy/service-rol
 
 
 class AcknowledgedStack(Protocol):
-    """What the acknowledgements read of the service stack (main.AcknowledgedStack), which they do not
+    """What the acknowledgements read of the service stack (main.ServerlessBackendStack), which they do not
     import: the stack and the policies stay independent."""
 
     config: Any
@@ -84,13 +84,13 @@ def _items_service(stack: AcknowledgedStack) -> list[Acknowledgement]:
             stack.function_role,
             f"{NAG}-IAM5[Resource::*]",
             "Only xray:PutTraceSegments and xray:PutTelemetryRecords are on '*': X-Ray has no resource-level "
-            "permissions. Our SA-IAM2 rule keeps every other action scoped.",
+            f"permissions. Our {UnscopedResourcesOnlyWhereUnavoidable.rule_id} rule keeps every other action scoped.",
         ),
         Acknowledgement(
             stack.function_role,
             f"{SERVERLESS}-LambdaStarPermissions",
             "The only '*' is the resource of the two X-Ray put actions, which AWS cannot scope; no action is "
-            "a wildcard (our SA-IAM1 rule).",
+            f"a wildcard (our {NoWildcardActions.rule_id} rule).",
         ),
         Acknowledgement(
             stack.api_gateway_cloudwatch_role,
@@ -98,8 +98,8 @@ def _items_service(stack: AcknowledgedStack) -> list[Acknowledgement]:
             "API Gateway's account-wide CloudWatch role: API Gateway validates it against the seven actions of "
             "AmazonAPIGatewayPushToCloudWatchLogs, and every REST API in this account and region logs through "
             "it, so it cannot name this API's groups (rain#163, cloudformation-coverage-roadmap#2312). The "
-            "grant stays inside this account's and region's CloudWatch Logs; SA-DEP4 requires it, SA-IAM2 "
-            "allows it on this role only.",
+            f"grant stays inside this account's and region's CloudWatch Logs; {ApiGatewayAccountRoleCanLog.rule_id} "
+            f"requires it, {UnscopedResourcesOnlyWhereUnavoidable.rule_id} allows it on this role only.",
         ),
         Acknowledgement(
             stack.function,

@@ -90,7 +90,7 @@ def evaluate(rules: tuple[type[PolicyRule], ...], app: IConstruct, templates: di
         stack = Stack.of(node)
         template = parsed.get(stack.node.path)
         if template is None:
-            continue
+            raise LookupError(f"{node.node.path}: its stack {stack.node.path} has no template to check")
         logical_id = stack.resolve(node.logical_id)
         properties = template.resources.get(logical_id, {}).get("Properties", {})
         for rule in instances:

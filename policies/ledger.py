@@ -46,8 +46,8 @@ def render_ledger(entries: list[dict]) -> str:
 def parse_ledger(text: str) -> list[dict]:
     try:
         entries = json.loads(text)
-    except ValueError as error:
-        raise Malformed(f"not JSON ({error})") from None
+    except (ValueError, RecursionError) as error:
+        raise Malformed(f"not JSON ({type(error).__name__})") from None
     if not isinstance(entries, list) or not all(
         isinstance(e, dict) and set(e) == set(ENTRY_KEYS) and all(isinstance(e[k], str) for k in ENTRY_KEYS)
         for e in entries

@@ -55,15 +55,18 @@ class ValidationReport:
 
     @classmethod
     def read(cls, path: Path) -> ValidationReport:
-        """The report synthesis wrote, or an empty one if it wrote none (no plugin ran)."""
-        return cls.parse(path.read_text(encoding="utf-8")) if path.exists() else cls((), (), ())
+        """The report synthesis wrote; a missing file is an error (the gate must never pass on no report)."""
+        if not path.is_file():
+            raise FileNotFoundError(f"no validation report at {path}: did synthesis run the policy plugins?")
+        return cls.parse(path.read_text(encoding="utf-8"))
 
     @classmethod
     def parse(cls, text: str) -> ValidationReport:
         try:
-            return cls.from_json(json.loads(text))
-        except ValueError as error:
-            raise Malformed(f"not a CDK validation report ({error})") from None
+            document = json.loads(text)
+        except (ValueError, RecursionError) as error:
+            raise Malformed(f"not JSON ({type(error).__name__})") from None
+        return cls.from_json(document)
 
     @classmethod
     def from_json(cls, report: Any) -> ValidationReport:

@@ -194,7 +194,7 @@ def route_of(path: str) -> tuple[str, dict]:
 
 @pytest.fixture(scope="session")
 def stage(synth) -> str:
-    """The API's stage, as the synthesized template names it (main.py names it once)."""
+    """The API's stage, as the synthesized template names it (from the document's stage server variable)."""
     from localdev.template import stage_name
 
     return stage_name(synth.template_json)

@@ -36,13 +36,13 @@ def test_literals_at_the_edges_of_dynamodbs_range_are_stored(api, literal):
     assert api.request("POST", "/items", body='{"a": %s}' % literal).status == 201
 
 
-# Page tokens ------------------------------------------------------------------------------------------------------
+# A page's next ---------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     "next_id",
     [
-        "[" * 3000,  # issue 16: a forged token decoded to this recursed in the decoder, a 502
+        "[" * 3000,  # issue 16: this, base64-encoded, recursed in the old token decoder (a 502)
         ".",
         "..",
         "has space",

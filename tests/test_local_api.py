@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -142,6 +143,26 @@ def test_a_function_error_becomes_a_502_with_the_generic_body(synth, local_dynam
         server.stop()
     assert status == 502
     assert body == {"error": {"code": "InternalError", "message": "Internal server error"}}
+
+
+def test_each_invocation_gets_a_trace_header_and_its_dynamodb_calls_are_shown(synth, local_dynamodb):
+    """As Lambda does, the local API gives every invocation a sampled _X_AMZN_TRACE_ID and stands in for the
+    X-Ray daemon: each DynamoDB call the function makes is logged as the subsegment it sends."""
+    lines: list[str] = []
+    api = local_api_definition(local_dynamodb, synth.template_json, synth.assembly.directory, "local-xray")
+    server = LocalApi(api, local_dynamodb.endpoint_url, port=0, log=lines.append).start()
+    try:
+        assert http("POST", f"{server.url}items", {"id": "xray-1"})[0] == 201
+        assert http("GET", f"{server.url}items/xray-1")[0] == 200
+        deadline = time.monotonic() + 5
+        while len([line for line in lines if "X-Ray" in line]) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        server.stop()
+    traced = [line for line in lines if line.startswith("  X-Ray DynamoDB")]
+    assert [line.split()[2] for line in traced] == ["PutItem", "GetItem"]
+    trace_ids = {re.search(r"trace (1-[0-9a-f]{8}-[0-9a-f]{24})$", line).group(1) for line in traced}
+    assert len(trace_ids) == 2, "one trace per invocation"
 
 
 # The runner has no routes of its own: it serves what the template says -------------------------------------

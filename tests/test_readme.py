@@ -87,3 +87,10 @@ def test_the_dynamodb_actions_the_readme_lists_are_the_roles():
     listed = {name.removeprefix("dynamodb:") for name in re.findall(r"`([\w:]+)`", role_line.split(" on ")[0])}
     assert set(arrow.split()) == granted
     assert listed == granted
+
+
+def test_the_rule_table_lists_exactly_the_registered_rules():
+    from policies.engine import registered
+
+    listed = re.findall(r"^\| `(SA-[A-Z]+[0-9]+)` \|", README, re.M)
+    assert sorted(listed) == sorted(rule.rule_id for rule in registered())

@@ -51,7 +51,7 @@ class UnscopedResourcesOnlyWhereUnavoidable(PolicyRule):
     Why: least privilege. Those actions are listed, with a reason, in UNSCOPABLE_ACTIONS. One role is
     exempt by construction: the CloudWatch role an AWS::ApiGateway::Account names may hold the seven
     AmazonAPIGatewayPushToCloudWatchLogs actions on the account's log groups, because API Gateway requires
-    exactly that for every REST API in the account and region (SA-DEP4, rain#163).
+    exactly that for every REST API in the account and region (deployability.ApiGatewayAccountRoleCanLog, rain#163).
     """
 
     rule_id = "SA-IAM2"
