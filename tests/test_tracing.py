@@ -3,7 +3,9 @@
 A UDP socket on 127.0.0.1 stands in for the daemon. Each datagram must be the daemon protocol's header line and
 one segment document with the fields the X-Ray developer guide documents for a subsegment ("AWS X-Ray segment
 documents"): SUBSEGMENT below states them as JSON Schema. (AWS's own schema file is a download from the guide,
-which this machine cannot reach; it is not vendored.)
+which this machine cannot reach; it is not vendored.) Each document is also put, as the daemon would, to an
+X-Ray implementation written by others: moto's PutTraceSegments, served by the session's local server, which
+must process it.
 """
 
 import json
@@ -11,6 +13,7 @@ import logging
 import socket
 import uuid
 
+import boto3
 import pytest
 from jsonschema import Draft202012Validator
 
@@ -56,6 +59,22 @@ SUBSEGMENT = Draft202012Validator(
 )
 
 
+_XRAY = None
+
+
+def _put_as_the_daemon_would(document: bytes) -> None:
+    answer = _XRAY.put_trace_segments(TraceSegmentDocuments=[document.decode()])
+    assert answer["UnprocessedTraceSegments"] == [], answer
+
+
+@pytest.fixture(autouse=True)
+def xray_service(local_dynamodb):
+    """moto's X-Ray on the session's local server (it serves every service moto has)."""
+    global _XRAY
+    _XRAY = boto3.client("xray", endpoint_url=local_dynamodb.endpoint_url)
+    yield
+
+
 @pytest.fixture
 def daemon():
     listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -78,6 +97,7 @@ def received(daemon, timeout: float = 2) -> list[dict]:
         assert json.loads(header) == {"format": "json", "version": 1}
         document = json.loads(body)
         SUBSEGMENT.validate(document)
+        _put_as_the_daemon_would(body)
         assert document["start_time"] <= document["end_time"]
         documents.append(document)
         daemon.settimeout(0.3)
