@@ -90,9 +90,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.ledger:
         print(f"Wrote {ledger.LEDGER} ({ledger.write(report)} acknowledged findings)")
     if args.report:
-        target = Path(app.outdir) / "policy-report.md"
-        target.write_text(render(report), encoding="utf-8")
-        print(render(report))
+        target, markdown = Path(app.outdir) / "policy-report.md", render(report)
+        target.write_text(markdown, encoding="utf-8")
+        print(markdown)
         print(f"Written to {target}")
     sys.exit(1 if failed or report.open else 0)
 

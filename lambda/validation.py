@@ -67,7 +67,7 @@ def _query_number(raw: str, rule: str) -> Decimal:
 def _integer_in_range(value, low: int, high: int, rule: str) -> int:
     """value as an int if it is a whole number from low to high (the range first, so no huge value is rounded)."""
     number = isinstance(value, int) and not isinstance(value, bool) or isinstance(value, Decimal) and value.is_finite()
-    if not number or not low <= value <= high or value != value.__round__():
+    if not number or not low <= value <= high or value != int(value):
         raise InvalidRequest(rule)
     return int(value)
 

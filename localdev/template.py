@@ -75,7 +75,6 @@ def read_api(template: dict, assembly_dir: Path, table_names: dict[str, str] | s
     """The API as the template defines it; `table_names` maps each table's logical id to its local name
     (LocalDynamoDB.create_tables_from_template), or is the one name of a template with one table."""
     parsed = Template(template)
-    parsed.only("AWS::ApiGateway::RestApi")  # one API: routes of two would merge by path
     if isinstance(table_names, str):
         table_id, _ = parsed.only("AWS::DynamoDB::Table")
         table_names = {table_id: table_names}
