@@ -35,14 +35,15 @@ def cdk_json_context() -> dict:
 def build_app(context: dict | None = None, **app_options) -> App:
     """The app with the stack, tags and policies; `context` overrides cdk.json (as `-c` does)."""
     app = App(context={**cdk_json_context(), **(context or {})}, **app_options)
+    config = ServiceConfig.from_context(app.node)
     stack = ServerlessBackendStack(
         app,
         STACK_ID,
-        config=ServiceConfig.from_context(app.node),
+        config=config,
         description="serverless-automation: API Gateway (REST) -> Lambda -> DynamoDB",
     )
     apply_tags(app)
-    apply_policies(app)
+    apply_policies(app, config.compliance)
     apply_acknowledgements(stack)
     return app
 

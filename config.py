@@ -18,6 +18,8 @@ from constructs import Node
 LOG_RETENTION_DAYS = (7, 14, 30, 90, 180, 365)
 LOG_LEVELS = ("DEBUG", "INFO", "WARN", "ERROR")
 API_AUTH = ("iam", "none")
+# Opt-in policy sets run at synth beside the default packs (policies/profiles.py builds each one).
+COMPLIANCE_PROFILES = ("control-tower", "nist-800-53-r5", "hipaa-security", "pci-dss-321")
 # CDK's own context keys (feature flags "@aws-cdk/...", the CLI's "aws:cdk:...", cached lookups "key:account:...")
 # all carry a separator; the project's settings are plain snake_case names.
 _SETTING_NAME = re.compile(r"[a-z][a-z0-9_]*")
@@ -37,8 +39,10 @@ class ServiceConfig:
     log_retention_days: int = 30
     error_rate_threshold_percent: float = 5
     log_level: str = "INFO"
+    compliance: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        _check("compliance", all(name in COMPLIANCE_PROFILES for name in self.compliance), ",".join(self.compliance))
         _check("api_auth", self.api_auth in API_AUTH, self.api_auth)
         _check("log_level", self.log_level in LOG_LEVELS, self.log_level)
         _check("log_retention_days", self.log_retention_days in LOG_RETENTION_DAYS, self.log_retention_days)
@@ -88,6 +92,10 @@ ALLOWED = {
     "log_retention_days": ("one of " + ", ".join(map(str, LOG_RETENTION_DAYS)), "30"),
     "error_rate_threshold_percent": ("a number above 0 and at most 100", "5"),
     "log_level": ("DEBUG, INFO, WARN or ERROR", "INFO"),
+    "compliance": (
+        "empty or a comma-separated list of " + ", ".join(COMPLIANCE_PROFILES),
+        "control-tower,nist-800-53-r5",
+    ),
 }
 
 
@@ -99,6 +107,11 @@ def _check(name: str, holds: bool, value) -> None:
 
 def _coerce(name: str, raw, kind: str):
     """Context from `-c key=value` arrives as a string; from cdk.json it arrives typed."""
+    if kind == "tuple":
+        names = raw.split(",") if isinstance(raw, str) else raw
+        if not isinstance(names, list | tuple) or not all(isinstance(part, str) for part in names):
+            _check(name, False, raw)
+        return tuple(dict.fromkeys(part.strip() for part in names if part.strip()))
     if not isinstance(raw, str):
         return raw
     try:

@@ -39,6 +39,7 @@ from conventions import API_GATEWAY_LOGGING_ACTIONS
 LAMBDA_SOURCE = Path(__file__).parent / "lambda"
 LAMBDA_PACKAGE_EXCLUDES = ["__pycache__", "*.pyc", ".pytest_cache"]
 CODE_KEY_PREFIX = "lambda/"
+NONCURRENT_CODE_DAYS = 30
 
 # config.LOG_RETENTION_DAYS as CDK's retention values (tests/test_config.py keeps the two equal).
 LOG_RETENTION = {
@@ -111,6 +112,9 @@ class ServerlessBackendStack(Stack):
             enforce_ssl=True,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             versioned=True,
+            # Each code zip has its own key (its hash), so only a re-upload of the same zip leaves a noncurrent
+            # version behind; current objects, which a rollback needs, are never expired.
+            lifecycle_rules=[s3.LifecycleRule(noncurrent_version_expiration=Duration.days(NONCURRENT_CODE_DAYS))],
             removal_policy=RemovalPolicy.DESTROY,
             auto_delete_objects=True,
         )
@@ -399,17 +403,16 @@ class ServerlessBackendStack(Stack):
             datapoints_to_alarm=1,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        if self.alarm_topic is not None:
-            action = cloudwatch_actions.SnsAction(self.alarm_topic)  # pyright: ignore[reportArgumentType]  (jsii protocols, aws-cdk#31454)
-            alarm.add_alarm_action(action)  # pyright: ignore[reportArgumentType]  (jsii protocols, aws-cdk#31454)
+        action = cloudwatch_actions.SnsAction(self.alarm_topic)  # pyright: ignore[reportArgumentType]  (jsii protocols, aws-cdk#31454)
+        alarm.add_alarm_action(action)  # pyright: ignore[reportArgumentType]  (jsii protocols, aws-cdk#31454)
         return alarm
 
-    def _build_alarm_topic(self) -> sns.Topic | None:
-        """Only when alarm_email is set: an e-mail subscription needs a confirmed address to be useful."""
-        if not self.config.alarm_email:
-            return None
+    def _build_alarm_topic(self) -> sns.Topic:
+        """Always there, so the alarm always has an action that on-call tooling can subscribe to; the e-mail
+        subscription only when alarm_email is set (it needs a confirmed address to be useful)."""
         topic = sns.Topic(self, "AlarmTopic", display_name="Items API alarms", enforce_ssl=True)
-        topic.add_subscription(sns_subscriptions.EmailSubscription(self.config.alarm_email))  # pyright: ignore[reportArgumentType]  (jsii protocols, aws-cdk#31454)
+        if self.config.alarm_email:
+            topic.add_subscription(sns_subscriptions.EmailSubscription(self.config.alarm_email))  # pyright: ignore[reportArgumentType]  (jsii protocols, aws-cdk#31454)
         return topic
 
     def _build_outputs(self) -> None:

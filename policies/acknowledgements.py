@@ -13,9 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from aws_cdk import Acknowledgment, Validations
+from collections.abc import Callable
+
+from aws_cdk import Acknowledgment, CfnResource, Validations
 from constructs import IConstruct, Node
 
+from policies.profiles import PROFILES
 from policies.rules.deployability import ApiGatewayAccountRoleCanLog, NothingRetained
 from policies.rules.iam import NoAwsManagedPolicies, NoWildcardActions, UnscopedResourcesOnlyWhereUnavoidable
 from policies.rules.observability import FunctionActiveTracing
@@ -23,6 +26,20 @@ from policies.rules.observability import FunctionActiveTracing
 NAG = "AwsSolutions::AwsSolutions"
 SERVERLESS = "Serverless::Serverless"
 BASIC_EXECUTION_ROLE = "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+
+# Reasons that more than one pack's finding shares: each is written once.
+NO_BUCKET_ACCESS_LOGS = (
+    "Holds only the code zip, written by the stack's own deployment; CloudTrail records API access. "
+    "A log bucket would be a second bucket with nothing to audit that CloudTrail does not."
+)
+SYNCHRONOUS_ONLY = (
+    "API Gateway invokes the function synchronously: a failure returns to the caller and counts in "
+    "the Errors metric the alarm watches. A DLQ only receives failed asynchronous invocations."
+)
+NO_WAF = (
+    "No WAF web ACL: IAM authorization rejects unsigned requests before they reach the function, "
+    "and stage throttling bounds load. WAF costs per ACL and rule; add it for public exposure."
+)
 
 
 class AcknowledgedStack(Protocol):
@@ -62,6 +79,7 @@ def acknowledgements(stack: AcknowledgedStack) -> list[Acknowledgement]:
         *_cdk_bucket_deployment_handler(stack),
         *_cdk_auto_delete_provider(stack),
         *_deployer_opt_outs(stack),
+        *_compliance_profiles(stack),
     ]
 
 
@@ -74,12 +92,7 @@ def apply_acknowledgements(stack: AcknowledgedStack) -> list[Acknowledgement]:
 
 def _items_service(stack: AcknowledgedStack) -> list[Acknowledgement]:
     return [
-        Acknowledgement(
-            stack.artifacts_bucket,
-            f"{NAG}-S1",
-            "Holds only the code zip, written by the stack's own deployment; CloudTrail records API access. "
-            "A log bucket would be a second bucket with nothing to audit that CloudTrail does not.",
-        ),
+        Acknowledgement(stack.artifacts_bucket, f"{NAG}-S1", NO_BUCKET_ACCESS_LOGS),
         Acknowledgement(
             stack.function_role,
             f"{NAG}-IAM5[Resource::*]",
@@ -101,24 +114,14 @@ def _items_service(stack: AcknowledgedStack) -> list[Acknowledgement]:
             f"grant stays inside this account's and region's CloudWatch Logs; {ApiGatewayAccountRoleCanLog.rule_id} "
             f"requires it, {UnscopedResourcesOnlyWhereUnavoidable.rule_id} allows it on this role only.",
         ),
-        Acknowledgement(
-            stack.function,
-            f"{SERVERLESS}-LambdaDLQ",
-            "API Gateway invokes the function synchronously: a failure returns to the caller and counts in "
-            "the Errors metric the alarm watches. A DLQ only receives failed asynchronous invocations.",
-        ),
+        Acknowledgement(stack.function, f"{SERVERLESS}-LambdaDLQ", SYNCHRONOUS_ONLY),
         Acknowledgement(
             stack.api,
             f"{NAG}-COG4",
             "Methods use IAM (SigV4) authorization, which authenticates AWS principals without a user pool; "
             "a Cognito pool would add a resource and a second identity system.",
         ),
-        Acknowledgement(
-            stack.api,
-            f"{NAG}-APIG3",
-            "No WAF web ACL: IAM authorization rejects unsigned requests before they reach the function, "
-            "and stage throttling bounds load. WAF costs per ACL and rule; add it for public exposure.",
-        ),
+        Acknowledgement(stack.api, f"{NAG}-APIG3", NO_WAF),
     ]
 
 
@@ -225,7 +228,7 @@ def _deployer_opt_outs(stack: AcknowledgedStack) -> list[Acknowledgement]:
                 "so it is retained and deletion-protected; everything else is still deleted (README: Configuration).",
             )
         )
-    if stack.alarm_topic is not None:
+    if stack.config.alarm_email:
         opt_outs.append(
             Acknowledgement(
                 stack.alarm_topic,
@@ -235,3 +238,172 @@ def _deployer_opt_outs(stack: AcknowledgedStack) -> list[Acknowledgement]:
             )
         )
     return opt_outs
+
+
+@dataclass(frozen=True)
+class Departure:
+    """A control of the compliance profiles that the stack does not meet on purpose: one reason, the rule in
+    each profile that states the control, and the resources it concerns."""
+
+    reason: str
+    rules: dict[str, str]
+    targets: Callable[[AcknowledgedStack], list[IConstruct]]
+    applies: Callable[[AcknowledgedStack], bool] = lambda _stack: True
+
+
+def _of_type(resource_type: str) -> Callable[[AcknowledgedStack], list[IConstruct]]:
+    """Every resource of one CloudFormation type in the stack, CDK's own included, found by type."""
+    return lambda stack: [
+        child
+        for child in stack.node.find_all()
+        if isinstance(child, CfnResource) and child.cfn_resource_type == resource_type
+    ]
+
+
+def _nag(rule: str) -> dict[str, str]:
+    return {"nist-800-53-r5": rule, "hipaa-security": rule, "pci-dss-321": rule}
+
+
+DEPARTURES = (
+    Departure(
+        "Each permission lets only apigateway.amazonaws.com invoke, with SourceArn set to this API's "
+        "execute-api ARN for one method, which names the account. Offline the Guard rule accepts SourceArn only "
+        "as a literal or a Ref/GetAtt, not as the Fn::Join that builds it; the Control Tower hook reads the "
+        "resolved string and passes (tests/test_profiles.py runs the rule both ways). SourceAccount would "
+        "repeat the account the ARN already names, and offline a Ref to it fails the same way.",
+        {"control-tower": "lambda_function_public_access_prohibited_check"},
+        _of_type("AWS::Lambda::Permission"),
+    ),
+    Departure(
+        "The mission sets SSE-S3 (AES256) on the artifacts bucket: it holds only the function's code zip, "
+        "which is in the repository. A customer managed key would add a key, its policy and a monthly charge.",
+        {"control-tower": "s3_bucket_default_encryption_kms_check", **_nag("S3DefaultEncryptionKMS")},
+        _of_type("AWS::S3::Bucket"),
+    ),
+    Departure(
+        "CloudWatch Logs encrypts every log group at rest; a customer managed key adds a key, a key policy "
+        "granting the logs service, a monthly charge and a key that must outlive the logs. The stack is minimal.",
+        {"control-tower": "cloudwatch_log_group_encrypted_check", **_nag("CloudWatchLogGroupEncrypted")},
+        _of_type("AWS::Logs::LogGroup"),
+    ),
+    Departure(
+        "DynamoDB encrypts the table at rest with an AWS owned key; a customer managed key adds a key, its "
+        "policy, a charge per request to KMS and a key that must outlive the data. The stack is minimal.",
+        {"control-tower": "dynamodb_table_encrypted_kms_check"},
+        _of_type("AWS::DynamoDB::Table"),
+    ),
+    Departure(
+        "The alarm topic carries only alarm state changes. CloudWatch cannot publish to a topic encrypted with "
+        "the AWS managed SNS key (SNS developer guide: compatibility between event sources and encrypted "
+        "topics), so encryption would need a customer managed key with a policy for CloudWatch.",
+        _nag("SNSEncryptedKMS"),
+        _of_type("AWS::SNS::Topic"),
+    ),
+    Departure(
+        "The functions reach only DynamoDB, S3, X-Ray and CloudWatch Logs through their public endpoints "
+        "with IAM; a VPC would add subnets, security groups and endpoints or a NAT gateway, and slow teardown "
+        "while Lambda releases its network interfaces. The stack is minimal.",
+        {"control-tower": "lambda_inside_vpc_check", **_nag("LambdaInsideVPC")},
+        _of_type("AWS::Lambda::Function"),
+    ),
+    Departure(
+        "Retention is the log_retention_days setting (default 30 days); a platform team that requires a "
+        "year deploys with -c log_retention_days=365, and this control then passes.",
+        {"control-tower": "cloudwatch_log_group_retention_period_check"},
+        _of_type("AWS::Logs::LogGroup"),
+        applies=lambda stack: stack.config.log_retention_days < 365,
+    ),
+    Departure(
+        NO_BUCKET_ACCESS_LOGS,
+        {"control-tower": "s3_bucket_logging_enabled_check", **_nag("S3BucketLoggingEnabled")},
+        lambda stack: [stack.artifacts_bucket],
+    ),
+    Departure(
+        "The code zip is rebuilt from the repository by every deploy; a replica bucket in another region "
+        "would be a second bucket that `cdk destroy` must also empty and remove.",
+        _nag("S3BucketReplicationEnabled"),
+        lambda stack: [stack.artifacts_bucket],
+    ),
+    Departure(
+        "Nothing consumes events of the code bucket: CloudFormation reads the zip when it updates the "
+        "function. A notification target would be a resource that nobody reads.",
+        {"control-tower": "s3_event_notifications_enabled_check"},
+        lambda stack: [stack.artifacts_bucket],
+    ),
+    Departure(
+        "Object Lock keeps object versions from being deleted until their retention ends, so `cdk destroy` "
+        "could not empty and delete the bucket; the mission requires that destroy removes everything.",
+        {"control-tower": "s3_bucket_object_lock_enabled_check"},
+        lambda stack: [stack.artifacts_bucket],
+    ),
+    Departure(
+        "Each role's permissions are an inline policy scoped to this stack's resources (our least-privilege "
+        "rules). A customer managed policy would be a separate, attachable resource with the same statements.",
+        _nag("IAMNoInlinePolicy"),
+        lambda stack: [
+            stack.function_role,
+            stack.api_gateway_cloudwatch_role,
+            stack.code_deployment.handler_role.node.find_child("DefaultPolicy"),
+        ],
+    ),
+    Departure(
+        "Reserved concurrency is taken from the account's unreserved pool, and new accounts may have a "
+        "quota of 10, so setting it fails a deploy to a fresh account (UnreservedConcurrentExecution below "
+        "its minimum of 10; aws-samples one-click-generative-ai #3). Stage throttling bounds load instead.",
+        {"nist-800-53-r5": "LambdaConcurrency", "hipaa-security": "LambdaConcurrency"},
+        _of_type("AWS::Lambda::Function"),
+    ),
+    Departure(
+        "Both functions are invoked synchronously, the items function by API Gateway and CDK's deployment "
+        "handler by CloudFormation, so a failure returns to the caller (and counts in the alarm's Errors "
+        "metric). A DLQ only receives failed asynchronous invocations.",
+        {"nist-800-53-r5": "LambdaDLQ", "hipaa-security": "LambdaDLQ"},
+        _of_type("AWS::Lambda::Function"),
+    ),
+    Departure(
+        "Point-in-time recovery is on (35 days of restores). An AWS Backup plan adds a vault whose recovery "
+        "points `cdk destroy` cannot delete, so the stack would no longer tear down completely.",
+        {"nist-800-53-r5": "DynamoDBInBackupPlan", "hipaa-security": "DynamoDBInBackupPlan"},
+        lambda stack: [stack.table],
+    ),
+    Departure(
+        NO_WAF,
+        {"nist-800-53-r5": "APIGWAssociatedWithWAF", "pci-dss-321": "APIGWAssociatedWithWAF"},
+        lambda stack: [stack.api.deployment_stage],
+    ),
+    Departure(
+        "A stage cache would answer reads of an item that a PUT or DELETE has just changed, which breaks the "
+        "API's version checks, and costs per hour whether used or not.",
+        _nag("APIGWCacheEnabledAndEncrypted"),
+        lambda stack: [stack.api.deployment_stage],
+    ),
+    Departure(
+        "A stage's client certificate lets an HTTP backend authenticate API Gateway. This API's only backend "
+        "is the function, through a Lambda proxy integration that IAM authorizes; nothing would check it.",
+        _nag("APIGWSSLEnabled"),
+        lambda stack: [stack.api.deployment_stage],
+    ),
+)
+
+
+def _compliance_profiles(stack: AcknowledgedStack) -> list[Acknowledgement]:
+    """Only for the profiles the deployer selected: an acknowledgement of a plugin that did not run is stale."""
+    acknowledged = []
+    for departure in DEPARTURES:
+        if not departure.applies(stack):
+            continue
+        for name, rule in departure.rules.items():
+            if name not in stack.config.compliance:
+                continue
+            profile = PROFILES[name]
+            acknowledged += [
+                Acknowledgement(target, profile.finding_id(rule), departure.reason)
+                for target in departure.targets(stack)
+                if not isinstance(target, CfnResource) or profile.sees(target)
+            ]
+    return acknowledged
+
+
+def stale(applied: list[Acknowledgement], suppressed: set[tuple[str, str]]) -> list[Acknowledgement]:
+    """The acknowledgements that matched no finding: `suppressed` holds (finding id, acknowledged at) pairs."""
+    return [ack for ack in applied if (ack.finding_id, ack.target.node.path) not in suppressed]

@@ -22,6 +22,7 @@ from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 from constructs import IConstruct
 
 from policies.engine import PLUGIN_NAME, PolicyRule, evaluate, registered
+from policies.profiles import PROFILES
 
 PLUGIN_VERSION = "1.0.0"
 
@@ -69,6 +70,12 @@ class ProjectPolicies:
         return PolicyValidationPluginReport(success=not violations, violations=violations)
 
 
-def apply_policies(scope: IConstruct) -> None:
-    """cdk-nag's AwsSolutions and Serverless packs, and the project's rules, on every stack in scope."""
-    Validations.of(scope).add_plugins(AwsSolutionsChecks(scope), ServerlessChecks(scope), ProjectPolicies())
+def apply_policies(scope: IConstruct, compliance: tuple[str, ...] = ()) -> None:
+    """cdk-nag's AwsSolutions and Serverless packs, the project's rules and the selected compliance profiles
+    (policies/profiles.py), on every stack in scope."""
+    Validations.of(scope).add_plugins(
+        AwsSolutionsChecks(scope),
+        ServerlessChecks(scope),
+        ProjectPolicies(),
+        *(PROFILES[name].build(scope) for name in compliance),
+    )

@@ -44,6 +44,8 @@ PLANNED_INVENTORY = {
     "AWS::ApiGateway::GatewayResponse": (2, "API Gateway's own 4xx/5xx in the API's JSON error shape"),
     "AWS::ApiGateway::Account": (1, "account-level CloudWatch role, needed for execution logs on a fresh account"),
     "AWS::CloudWatch::Alarm": (1, "the function's error-rate alarm"),
+    "AWS::SNS::Topic": (1, "the alarm's action, for on-call tooling (and alarm_email) to subscribe to"),
+    "AWS::SNS::TopicPolicy": (1, "the topic denies requests without TLS (enforce_ssl)"),
 }
 
 
@@ -105,6 +107,16 @@ def test_artifacts_bucket_enforces_object_ownership_and_versioning(synth):
             "VersioningConfiguration": {"Status": "Enabled"},
         },
     )
+
+
+def test_artifacts_bucket_expires_replaced_code_versions(synth):
+    """A versioned bucket without a lifecycle rule keeps every overwritten version forever (Control Tower
+    CT.S3.PR.3 and CT.S3.PR.6); current objects, which CloudFormation rolls back to, are never expired."""
+    _, bucket = synth.only("AWS::S3::Bucket")
+    rules = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert [rule["Status"] for rule in rules] == ["Enabled"]
+    assert rules[0]["NoncurrentVersionExpiration"]["NoncurrentDays"] >= 1
+    assert not {"ExpirationInDays", "ExpirationDate", "Transitions"} & rules[0].keys()
 
 
 def test_artifacts_bucket_is_destroyed_with_its_objects(synth):
@@ -509,14 +521,16 @@ def test_alarm_threshold_period_and_missing_data(synth):
     assert props["TreatMissingData"] == "notBreaching"
 
 
-def test_alarm_has_no_action_unless_an_email_is_given(synth, synth_with):
-    _, alarm = synth.only("AWS::CloudWatch::Alarm")
-    assert "AlarmActions" not in alarm["Properties"]
-    assert not synth.resources_of_type("AWS::SNS::Topic")
+def test_the_alarm_always_notifies_a_topic_which_mails_only_a_given_address(synth, synth_with):
+    """An alarm without an action notifies nobody (AWS Control Tower CT.CLOUDWATCH.PR.1, NIST's
+    CloudWatchAlarmAction): the topic is always there for on-call tooling to subscribe to."""
+    topic_id, _ = synth.only("AWS::SNS::Topic")
+    synth.template.has_resource_properties("AWS::CloudWatch::Alarm", {"AlarmActions": [{"Ref": topic_id}]})
+    assert not synth.resources_of_type("AWS::SNS::Subscription")
     with_email = synth_with(alarm_email="oncall@example.com")
     topic_id, _ = with_email.only("AWS::SNS::Topic")
     with_email.template.has_resource_properties(
-        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "oncall@example.com"}
+        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "oncall@example.com", "TopicArn": {"Ref": topic_id}}
     )
     with_email.template.has_resource_properties("AWS::CloudWatch::Alarm", {"AlarmActions": [{"Ref": topic_id}]})
 
