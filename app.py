@@ -19,7 +19,7 @@ from config import ALLOWED, ConfigError, ServiceConfig
 from conventions import apply_tags
 from main import ServerlessBackendStack
 from policies import ledger
-from policies.acknowledgements import apply_acknowledgements
+from policies.acknowledgements import acknowledgements, apply_acknowledgements, stale
 from policies.pack import apply_policies
 from policies.report import render
 from policies.validation_report import ValidationReport
@@ -87,15 +87,28 @@ def main(argv: list[str] | None = None) -> None:
         if "ValidationFailed" not in str(error):
             raise
         failed = True
-    report = ValidationReport.read(Path(app.outdir) / "validation-report.json")
+    outdir = Path(app.outdir)
+    report = ValidationReport.read(outdir / "validation-report.json")
+    unmatched = stale(acknowledgements(app.node.find_child(STACK_ID)), report.suppressed())  # pyright: ignore[reportArgumentType]
     if args.ledger:
         print(f"Wrote {ledger.LEDGER} ({ledger.write(report)} acknowledged findings)")
     if args.report:
-        target, markdown = Path(app.outdir) / "policy-report.md", render(report)
+        target, markdown = outdir / "policy-report.md", render(report, template_resource_types(outdir))
         target.write_text(markdown, encoding="utf-8")
         print(markdown)
         print(f"Written to {target}")
-    sys.exit(1 if failed or report.open else 0)
+    for ack in unmatched:
+        print(f"error: stale acknowledgement {ack.finding_id} at {ack.target.node.path}: it matches no finding; "
+              "remove it from policies/acknowledgements.py", file=sys.stderr)
+    sys.exit(1 if failed or report.open or unmatched else 0)
+
+
+def template_resource_types(outdir: Path) -> frozenset[str]:
+    return frozenset(
+        resource["Type"]
+        for template in outdir.glob("*.template.json")
+        for resource in json.loads(template.read_text(encoding="utf-8")).get("Resources", {}).values()
+    )
 
 
 if __name__ == "__main__":

@@ -122,7 +122,7 @@ def control_tower_controls() -> dict[str, Control]:
 
 def _control(guard_rules: str) -> Control:
     rule = re.search(r"^rule (\w+) when", guard_rules, re.MULTILINE)
-    title = re.search(r"\[(CT\.[A-Z0-9]+\.PR\.\d+)\]:\s*(.+)", guard_rules)
+    title = re.search(r"\[(CT\.[A-Z0-9-]+\.PR\.\d+)\]:\s*(.+)", guard_rules)
     reports_on = re.search(r"# Reports on:\s*\n((?:#\s+AWS::.*\n)+)", guard_rules)
     if rule is None or title is None or reports_on is None:
         raise ValueError("a Control Tower Guard rule file without a rule, a [CT...] message or 'Reports on'")

@@ -8,6 +8,7 @@ if any finding is unacknowledged.
 from collections import defaultdict
 
 from policies.engine import PLUGIN_NAME, registered
+from policies.profiles import control_tower_controls, profile_of_plugin
 from policies.validation_report import ValidationReport
 
 PLUGIN_DOCS = {
@@ -16,7 +17,9 @@ PLUGIN_DOCS = {
 }
 
 
-def render(report: ValidationReport) -> str:
+def render(report: ValidationReport, resource_types: frozenset[str] = frozenset()) -> str:
+    """`resource_types`: the CloudFormation types in the templates, which decide the Control Tower controls
+    that apply."""
     lines = ["# Policy report", "", "## Plugins and rules that ran", ""]
     for plugin in report.plugins:
         lines.append(
@@ -41,4 +44,50 @@ def render(report: ValidationReport) -> str:
         lines += [f"### `{path}`", "", *by_resource[path], ""]
     if not by_resource:
         lines.append("No findings.")
+    lines += compliance_matrix(report, resource_types)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def compliance_matrix(report: ValidationReport, resource_types: frozenset[str]) -> list[str]:
+    """Per selected profile, every control that applies: ❌ fail, ✅ acknowledged (with the reason) or pass."""
+    profiles = [profile for plugin in report.plugins if (profile := profile_of_plugin(plugin.name))]
+    if not profiles:
+        return []
+    lines = ["", "## Compliance matrix", ""]
+    for profile in profiles:
+        lines += [f"### {profile.name}: {profile.title}", "", f"Rules: {profile.documentation}", ""]
+        rules: dict[str, tuple[str, str]] = {}
+        if profile.name == "control-tower":
+            rules = {
+                rule: (control.control_id, control.title)
+                for rule, control in control_tower_controls().items()
+                if resource_types & set(control.resource_types)
+            }
+        else:
+            lines += [
+                "cdk-nag 3 reports violations only (its MIGRATION.md: the per-rule compliance reports were "
+                "removed), so this lists every rule that failed or is acknowledged; the pack's other rules "
+                "passed or did not apply.",
+                "",
+            ]
+        for finding in [*report.open_of(profile.plugin_name), *report.acknowledged_of(profile.plugin_name)]:
+            rules.setdefault(finding.rule, (finding.rule.removeprefix(profile.rule_prefix), ""))
+        lines += ["| Control | Status | Resources and reasons |", "| --- | --- | --- |"]
+        for rule, (control_id, title) in sorted(rules.items(), key=lambda item: item[1][0]):
+            control = f"{control_id} {title}".strip()
+            lines.append(f"| {control} (`{rule}`) | {_status(report, profile.plugin_name, rule)} |")
+        lines.append("")
+    return lines
+
+
+def _status(report: ValidationReport, plugin: str, rule: str) -> str:
+    opened = sorted({f.construct_path for f in report.open_of(plugin) if f.rule == rule})
+    if opened:
+        return "❌ fail | " + "<br>".join(f"`{path}`" for path in opened)
+    reasons: dict[str, list[str]] = defaultdict(list)
+    for finding in report.acknowledged_of(plugin):
+        if finding.rule == rule:
+            reasons[finding.reason].append(f"`{finding.construct_path}`")
+    if reasons:
+        return "✅ acknowledged | " + "<br>".join(f"{', '.join(paths)}: {reason}" for reason, paths in reasons.items())
+    return "pass |"

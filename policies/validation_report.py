@@ -110,6 +110,13 @@ class ValidationReport:
     def open_of(self, plugin: str) -> list[OpenFinding]:
         return [finding for finding in self.open if finding.plugin == plugin]
 
+    def acknowledged_of(self, plugin: str) -> list[Acknowledged]:
+        return [finding for finding in self.acknowledged if finding.plugin == plugin]
+
+    def suppressed(self) -> set[tuple[str, str]]:
+        """(finding id, acknowledged at) of every acknowledged finding: what each acknowledgement matched."""
+        return {(finding.finding_id, finding.acknowledged_at) for finding in self.acknowledged}
+
 
 def _list(container: Any, key: str) -> list:
     value = container.get(key, [])
