@@ -13,15 +13,16 @@ import os
 import sys
 from pathlib import Path
 
-from aws_cdk import App
+from aws_cdk import App, CfnElement, Stack
 
 from config import ALLOWED, ConfigError, ServiceConfig
 from conventions import apply_tags
 from main import ServerlessBackendStack
 from policies import ledger
 from policies.acknowledgements import acknowledgements, apply_acknowledgements, stale
-from policies.pack import apply_policies
+from policies.pack import PLUGIN_VERSION, apply_policies
 from policies.report import render
+from policies.sarif import SourceLocator, cfn_lint_findings, report_findings, sarif_log
 from policies.validation_report import ValidationReport
 
 PROJECT_ROOT = Path(__file__).parent
@@ -66,6 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("-o", "--output", default=str(PROJECT_ROOT / "cdk.out"), help="the cloud assembly's directory")
     parser.add_argument("--report", action="store_true", help="write and print the review report (policy-report.md)")
     parser.add_argument("--ledger", action="store_true", help="rewrite policies/ledger.json from this synthesis")
+    parser.add_argument("--sarif", metavar="FILE", help="write every finding (and cfn-lint's) as SARIF 2.1.0 to FILE")
     args = parser.parse_args(argv)
     # Under the CDK CLI, CDK_OUTDIR and the CLI's context are set and take precedence.
     outdir = None if "CDK_OUTDIR" in os.environ else args.output
@@ -74,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
-    if not (args.report or args.ledger):
+    if not (args.report or args.ledger or args.sarif):
         assembly = app.synth()
         if outdir is not None:
             for stack in assembly.stacks:
@@ -97,10 +99,33 @@ def main(argv: list[str] | None = None) -> None:
         target.write_text(markdown, encoding="utf-8")
         print(markdown)
         print(f"Written to {target}")
+    if args.sarif:
+        write_sarif(Path(args.sarif), app, report, outdir)
     for ack in unmatched:
-        print(f"error: stale acknowledgement {ack.finding_id} at {ack.target.node.path}: it matches no finding; "
-              "remove it from policies/acknowledgements.py", file=sys.stderr)
+        print(
+            f"error: stale acknowledgement {ack.finding_id} at {ack.target.node.path}: it matches no finding; "
+            "remove it from policies/acknowledgements.py",
+            file=sys.stderr,
+        )
     sys.exit(1 if failed or report.open or unmatched else 0)
+
+
+def write_sarif(target: Path, app: App, report: ValidationReport, outdir: Path) -> None:
+    stack = app.node.find_child(STACK_ID)
+    assert isinstance(stack, Stack)
+    construct_paths = {
+        stack.resolve(stack.get_logical_id(element)): element.node.path
+        for element in stack.node.find_all()
+        if isinstance(element, CfnElement)
+    }
+    findings = report_findings(report) + cfn_lint_findings(
+        sorted(outdir.glob("*.template.json")), construct_paths, PROJECT_ROOT
+    )
+    log = sarif_log(findings, SourceLocator(PROJECT_ROOT, "main.py"), PLUGIN_VERSION)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(log, indent=1), encoding="utf-8")
+    suppressed = sum("suppressions" in result for result in log["runs"][0]["results"])
+    print(f"Wrote {target} ({len(findings)} findings, {suppressed} acknowledged)")
 
 
 def template_resource_types(outdir: Path) -> frozenset[str]:

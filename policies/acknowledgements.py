@@ -10,10 +10,9 @@ the validation report prints them under "Acknowledge with".
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
-
-from collections.abc import Callable
 
 from aws_cdk import Acknowledgment, CfnResource, Validations
 from constructs import IConstruct, Node

@@ -74,9 +74,10 @@ PROFILES: dict[str, Profile] = {
         rule_prefix="",
         title="AWS Control Tower proactive controls (cfn-guard, offline)",
         documentation="https://docs.aws.amazon.com/controltower/latest/controlreference/proactive-controls.html",
-        build=lambda _scope: CfnGuardValidator(
+        # The plugin implements CDK's older IPolicyValidationPluginBeta1, which CDK still accepts.
+        build=lambda _scope: CfnGuardValidator(  # pyright: ignore[reportArgumentType]
             control_tower_rules_enabled=True, max_buffer=GUARD_OUTPUT_BUFFER_BYTES
-        ),  # pyright: ignore[reportReturnType]  (jsii protocols, aws-cdk#31454)
+        ),
         sees_raw_resources=True,
     ),
     "nist-800-53-r5": _nag_pack("nist-800-53-r5", NIST80053R5Checks, "cdk-nag NIST 800-53 rev 5", "NIST.800.53.R5"),
@@ -110,7 +111,9 @@ def control_tower_controls() -> dict[str, Control]:
     controls = {}
     with bundle.open("rb") as stream, tarfile.open(fileobj=stream, mode="r:gz") as archive:
         for member in archive.getmembers():
-            if not (member.isfile() and member.name.startswith(GUARD_RULES_IN_WHEEL) and member.name.endswith(".guard")):
+            if not (
+                member.isfile() and member.name.startswith(GUARD_RULES_IN_WHEEL) and member.name.endswith(".guard")
+            ):
                 continue
             extracted = archive.extractfile(member)
             if extracted is None:

@@ -30,6 +30,10 @@ def _triggers(workflow: dict) -> dict:
 ALL = {path.name: _load(path.name) for path in sorted(WORKFLOWS.glob("*.yml"))}
 
 
+GATE_SARIF = "cdk.out/gate.sarif"
+TOX_INI = (PROJECT_ROOT / "tox.ini").read_text()
+
+
 def test_zizmor_offline_finds_nothing():
     result = subprocess.run([_tool("zizmor"), "--offline", str(WORKFLOWS)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -68,15 +72,27 @@ def test_no_workflow_grants_anything_at_the_top_or_runs_on_pull_request_target()
         assert "pull_request_target" not in _triggers(workflow), name
 
 
-def test_every_job_has_a_timeout_and_read_only_contents_unless_it_deploys():
+GRANTS = {
+    "deploy": {"contents": "read", "id-token": "write"},
+    # The gate uploads its SARIF to code scanning; a caller of gate.yml must grant the same.
+    "gate": {"contents": "read", "security-events": "write"},
+}
+
+
+def test_every_job_has_a_timeout_and_read_only_contents_beyond_what_it_must_write():
     for name, workflow in ALL.items():
         for job_id, job in workflow["jobs"].items():
-            if "uses" in job:  # a called workflow: its own jobs carry the timeout
-                assert job["permissions"] == {"contents": "read"}, (name, job_id)
-                continue
-            assert job["timeout-minutes"] > 0, (name, job_id)
-            expected = {"contents": "read", "id-token": "write"} if job_id == "deploy" else {"contents": "read"}
-            assert job["permissions"] == expected, (name, job_id)
+            assert job["permissions"] == GRANTS.get(job_id, {"contents": "read"}), (name, job_id)
+            if "uses" not in job:  # a called workflow: its own jobs carry the timeout
+                assert job["timeout-minutes"] > 0, (name, job_id)
+
+
+def test_the_gate_uploads_its_sarif_to_code_scanning():
+    steps = ALL["gate.yml"]["jobs"]["gate"]["steps"]
+    upload = next(step for step in steps if step.get("uses", "").startswith("github/codeql-action/upload-sarif@"))
+    assert upload["with"]["sarif_file"] == GATE_SARIF
+    assert "!cancelled()" in upload["if"]
+    assert f"--sarif {GATE_SARIF}" in TOX_INI
 
 
 def test_id_token_is_granted_only_to_the_deploy_job_and_only_with_an_environment():

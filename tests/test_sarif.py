@@ -1,0 +1,108 @@
+"""The gate's SARIF: valid SARIF 2.1.0 (the schema GitHub's upload-sarif action carries, vendored from
+github/codeql-action v4.36.2), each finding at the source line that made its construct, acknowledged findings
+suppressed with their reasons, and cfn-lint's matches among them."""
+
+import copy
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from app import STACK_ID, write_sarif
+from conftest import PROJECT_ROOT
+from policies.acknowledgements import NO_BUCKET_ACCESS_LOGS
+from policies.sarif import SourceLocator, cfn_lint_findings, report_findings, sarif_log
+from policies.validation_report import ValidationReport
+
+SCHEMA = json.loads((PROJECT_ROOT / "tests" / "sarif" / "sarif-schema-2.1.0.json").read_text())
+VALIDATOR = jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker())
+MAIN_LINES = (PROJECT_ROOT / "main.py").read_text().splitlines()
+
+
+def _line_of(text: str) -> int:
+    """Found by plain text search, independently of the locator's ast walk."""
+    return 1 + next(number for number, line in enumerate(MAIN_LINES) if line.strip() == text)
+
+
+@pytest.fixture(scope="module")
+def gate_sarif(synth, tmp_path_factory) -> dict:
+    target = tmp_path_factory.mktemp("sarif") / "gate.sarif"
+    write_sarif(target, synth.app, synth.report, Path(synth.assembly.directory))
+    return json.loads(target.read_text())
+
+
+def _results(log: dict) -> list[dict]:
+    return log["runs"][0]["results"]
+
+
+def test_the_gate_sarif_is_valid_sarif_2_1_0(gate_sarif):
+    assert not [error.message for error in VALIDATOR.iter_errors(gate_sarif)]
+    assert gate_sarif["version"] == "2.1.0" and len(gate_sarif["runs"]) == 1
+
+
+def test_the_schema_check_rejects_what_sarif_does_not_allow(gate_sarif):
+    broken = copy.deepcopy(gate_sarif)
+    _results(broken)[0]["level"] = "fatal"
+    assert list(VALIDATOR.iter_errors(broken))
+
+
+def test_an_acknowledged_finding_is_at_its_construct_ids_line_and_suppressed_with_its_reason(gate_sarif):
+    result = next(r for r in _results(gate_sarif) if r["ruleId"] == "AwsSolutions::AwsSolutions-S1")
+    assert result["locations"][0]["physicalLocation"] == {
+        "artifactLocation": {"uri": "main.py"},
+        "region": {"startLine": _line_of('"ArtifactsBucket",')},
+    }
+    assert result["suppressions"] == [{"kind": "external", "status": "accepted", "justification": NO_BUCKET_ACCESS_LOGS}]
+
+
+def test_every_acknowledged_finding_is_one_suppressed_result_on_a_line_of_main_py(gate_sarif, synth):
+    results = _results(gate_sarif)
+    assert sum("suppressions" in r for r in results) == len(synth.report.acknowledged) > 0
+    rules = [rule["id"] for rule in gate_sarif["runs"][0]["tool"]["driver"]["rules"]]
+    for result in results:
+        location = result["locations"][0]["physicalLocation"]
+        assert location["artifactLocation"]["uri"] == "main.py"
+        assert 1 <= location["region"]["startLine"] <= len(MAIN_LINES)
+        assert rules[result["ruleIndex"]] == result["ruleId"]
+
+
+def test_an_open_finding_is_an_unsuppressed_error_at_its_construct():
+    report = ValidationReport.from_json({
+        "pluginReports": [{
+            "pluginName": "AwsSolutions",
+            "conclusion": "failure",
+            "violations": [{
+                "ruleName": "AwsSolutions-DDB3",
+                "description": "The DynamoDB table does not have Point-in-time Recovery enabled.",
+                "severity": "error",
+                "violatingConstructs": [{"constructPath": f"{STACK_ID}/ItemsTable/Resource"}],
+            }],
+        }]
+    })
+    log = sarif_log(report_findings(report), SourceLocator(PROJECT_ROOT, "main.py"), "test")
+    assert not list(VALIDATOR.iter_errors(log))
+    [result] = _results(log)
+    assert result["level"] == "error" and "suppressions" not in result
+    assert result["locations"][0]["physicalLocation"]["region"]["startLine"] == _line_of('"ItemsTable",')
+
+
+def test_cdks_own_singletons_point_at_the_stack_class():
+    locator = SourceLocator(PROJECT_ROOT, "main.py")
+    assert locator.locate(f"{STACK_ID}/Custom::CDKBucketDeployment8693BB64968944B69AAFB0CC9EB8756C/Resource") == (
+        "main.py",
+        _line_of("class ServerlessBackendStack(Stack):"),
+    )
+
+
+def test_a_cfn_lint_match_is_a_finding_at_the_construct_that_made_the_resource(tmp_path):
+    template = tmp_path / "Broken.template.json"
+    template.write_text(json.dumps({
+        "Resources": {"ItemsTable5AAC2C46": {"Type": "AWS::DynamoDB::Table", "Properties": {"BillingMode": "FREE"}}}
+    }))
+    findings = cfn_lint_findings([template], {"ItemsTable5AAC2C46": f"{STACK_ID}/ItemsTable/Resource"}, PROJECT_ROOT)
+    assert findings and {f.construct_path for f in findings} == {f"{STACK_ID}/ItemsTable/Resource"}
+    assert all(f.rule_id.startswith("cfn-lint::E") and f.level == "error" for f in findings)
+    log = sarif_log(findings, SourceLocator(PROJECT_ROOT, "main.py"), "test")
+    assert not list(VALIDATOR.iter_errors(log))
+    assert _results(log)[0]["locations"][0]["physicalLocation"]["region"]["startLine"] == _line_of('"ItemsTable",')
