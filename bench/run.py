@@ -29,6 +29,7 @@ import boto3
 from api import contract
 from app import STACK_ID
 from bench.load import load_test
+from config import COMPLIANCE_PROFILES
 from localdev.dynamodb import LocalDynamoDB
 from localdev.events import proxy_event
 from localdev.template import read_api
@@ -254,6 +255,22 @@ def gate_cost() -> dict:
     }
 
 
+def profile_cost(rounds: int = 3) -> dict:
+    """What each compliance profile adds to one synthesis, as a ratio to the default synthesis measured in the
+    same rounds, interleaved (default, then each profile), so machine load falls on all alike."""
+    samples: dict[str, list[float]] = {name: [] for name in ("default", *COMPLIANCE_PROFILES)}
+    for _ in range(rounds):
+        for name in samples:
+            context = [] if name == "default" else ["-c", f"compliance={name}"]
+            samples[name].append(timed([sys.executable, "app.py", "--output", str(RESULTS / "cdk.out"), *context]))
+    default_s = statistics.median(samples["default"])
+    return {
+        "rounds": rounds,
+        "default_s": round(default_s, 1),
+        "ratio": {name: round(statistics.median(samples[name]) / default_s, 2) for name in COMPLIANCE_PROFILES},
+    }
+
+
 # 6. Cost sketch -----------------------------------------------------------------------------------------------
 
 
@@ -371,6 +388,7 @@ def main() -> int:
         moto.stop()
     load = load_test()
     gate = gate_cost()
+    profiles = profile_cost()
     pkg = package(ROOT / "cdk.out")
     costs = cost(warm["handler_ms"], memory_mb=256)
 
@@ -450,6 +468,15 @@ def main() -> int:
         ),
         *(
             (
+                f"One synthesis with the {name} profile vs the default (median of {profiles['rounds']}, interleaved)",
+                f"{ratio:.2f}x (default {profiles['default_s']} s)",
+                "-",
+                None,
+            )
+            for name, ratio in profiles["ratio"].items()
+        ),
+        *(
+            (
                 f"Cost/month, 1M / 100M requests, billed {billed} (256 MB arm64, 80% reads)",
                 f"${usd['1M']} / ${usd['100M']}",
                 "-",
@@ -472,6 +499,7 @@ def main() -> int:
         "list_p50_ms": {"dynalite": list_dynalite, "moto": list_moto},
         "package": pkg,
         "gate": gate,
+        "profiles": profiles,
         "cost": costs,
         "table": [{"figure": f, "value": v, "target": t, "pass": p} for f, v, t, p in rows],
     }

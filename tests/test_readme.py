@@ -21,6 +21,8 @@ NOT_PROJECT_FILES = {
     "endpoints.json": "botocore's data file",
     "validation-report.json": "written by synthesis into cdk.out/",
     "aws-actions/configure-aws-credentials": "a GitHub action",
+    "github/codeql-action/upload-sarif": "a GitHub action",
+    "ServerlessAutomation/ArtifactsBucket/Resource": "a construct path in the compliance matrix's excerpt",
 }
 
 

@@ -106,3 +106,11 @@ def test_a_cfn_lint_match_is_a_finding_at_the_construct_that_made_the_resource(t
     log = sarif_log(findings, SourceLocator(PROJECT_ROOT, "main.py"), "test")
     assert not list(VALIDATOR.iter_errors(log))
     assert _results(log)[0]["locations"][0]["physicalLocation"]["region"]["startLine"] == _line_of('"ItemsTable",')
+
+
+def test_the_readmes_annotated_finding_is_where_the_gate_puts_it(gate_sarif):
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    example = readme[readme.index('{"ruleId": "AwsSolutions::AwsSolutions-S1"') :]
+    result = next(r for r in _results(gate_sarif) if r["ruleId"] == "AwsSolutions::AwsSolutions-S1")
+    line = result["locations"][0]["physicalLocation"]["region"]["startLine"]
+    assert f'"region": {{"startLine": {line}}}' in example[: example.index("```")]
