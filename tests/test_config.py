@@ -2,6 +2,8 @@
 never silently ignored."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import app
 import config
@@ -16,6 +18,10 @@ CASES = [
     ({"error_rate_threshold_percent": "0"}, "error_rate_threshold_percent", "above 0 and at most 100"),
     ({"error_rate_threshold_percent": "many"}, "error_rate_threshold_percent", "above 0 and at most 100"),
     ({"alarm_email": "not-an-address"}, "alarm_email", "an e-mail address"),
+    ({"compliance": "cis-benchmark"}, "compliance", "control-tower, nist-800-53-r5, hipaa-security, pci-dss-321"),
+    ({"compliance": "control-tower;hipaa-security"}, "compliance", "comma-separated list"),
+    ({"compliance": ["control-tower", 5]}, "compliance", "comma-separated list"),
+    ({"compliance": 5}, "compliance", "comma-separated list"),
 ]
 
 
@@ -49,6 +55,32 @@ def test_typed_values_from_cdk_json_and_strings_from_the_command_line_are_the_sa
     )
 
 
+def test_profiles_from_cdk_json_and_from_the_command_line_are_the_same_setting():
+    from_cdk_json = ServiceConfig.from_settings({"compliance": ["control-tower", "pci-dss-321"]})
+    from_command_line = ServiceConfig.from_settings({"compliance": " control-tower,pci-dss-321,control-tower,"})
+    assert from_cdk_json == from_command_line
+    assert from_cdk_json.compliance == ("control-tower", "pci-dss-321")
+    assert ServiceConfig.from_settings({"compliance": ""}).compliance == ServiceConfig().compliance == ()
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(st.text() | st.lists(st.sampled_from([*config.COMPLIANCE_PROFILES, "", " nist-800-53-r5 "])) | JSON_VALUES)
+def test_any_compliance_value_is_known_profiles_or_one_line_naming_them(value):
+    """-c gives any text, cdk.json any JSON value: either profiles the app knows, or the one-line error."""
+    try:
+        profiles = ServiceConfig.from_settings({"compliance": value}).compliance
+    except ConfigError as error:
+        assert "\n" not in str(error) and "compliance must be" in str(error)
+    else:
+        assert set(profiles) <= set(config.COMPLIANCE_PROFILES) and len(profiles) == len(set(profiles))
+
+
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
@@ -56,6 +88,7 @@ def test_typed_values_from_cdk_json_and_strings_from_the_command_line_are_the_sa
         (["-c", "=iam"], "-c =iam: expected KEY=VALUE"),
         (["-c", "log_retension_days=7"], "did you mean log_retention_days"),
         (["-c", "log_retention_days=abc"], "log_retention_days must be one of 7, 14, 30, 90, 180, 365"),
+        (["-c", "compliance=cis"], "compliance must be empty or a comma-separated list of control-tower"),
     ],
 )
 def test_the_app_prints_one_line_and_exits_non_zero(argv, expected, capsys):
