@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from aws_cdk import App, CfnElement, Stack
+from aws_cdk import App, CfnElement
 
 from config import ALLOWED, ConfigError, ServiceConfig
 from conventions import apply_tags
@@ -27,6 +27,12 @@ from policies.validation_report import ValidationReport
 
 PROJECT_ROOT = Path(__file__).parent
 STACK_ID = "ServerlessAutomation"
+
+
+def service_stack(app: App) -> ServerlessBackendStack:
+    stack = app.node.find_child(STACK_ID)
+    assert isinstance(stack, ServerlessBackendStack)
+    return stack
 
 
 def cdk_json_context() -> dict:
@@ -91,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
         failed = True
     outdir = Path(app.outdir)
     report = ValidationReport.read(outdir / "validation-report.json")
-    unmatched = stale(acknowledgements(app.node.find_child(STACK_ID)), report.suppressed())  # pyright: ignore[reportArgumentType]
+    unmatched = stale(acknowledgements(service_stack(app)), report.suppressed())
     if args.ledger:
         print(f"Wrote {ledger.LEDGER} ({ledger.write(report)} acknowledged findings)")
     if args.report:
@@ -111,8 +117,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def write_sarif(target: Path, app: App, report: ValidationReport, outdir: Path) -> None:
-    stack = app.node.find_child(STACK_ID)
-    assert isinstance(stack, Stack)
+    stack = service_stack(app)
     construct_paths = {
         stack.resolve(stack.get_logical_id(element)): element.node.path
         for element in stack.node.find_all()

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from importlib.resources.abc import Traversable
 
 from aws_cdk import CfnResource, IPolicyValidationPlugin
 from cdk_nag import HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks
@@ -100,16 +101,20 @@ class Control:
     resource_types: tuple[str, ...]
 
 
-@cache
-def control_tower_controls() -> dict[str, Control]:
-    """Every Control Tower control the plugin runs, by Guard rule name, read from the rules in its wheel."""
-    bundle = next(
+def guard_bundle() -> Traversable:
+    """The plugin's package as its wheel ships it (a tarball): the cfn-guard binaries and the Guard rules."""
+    return next(
         entry
         for entry in resources.files("cdklabs.cdk_validator_cfnguard._jsii").iterdir()
         if entry.name.endswith(".jsii.tgz")
     )
+
+
+@cache
+def control_tower_controls() -> dict[str, Control]:
+    """Every Control Tower control the plugin runs, by Guard rule name, read from the rules in its wheel."""
     controls = {}
-    with bundle.open("rb") as stream, tarfile.open(fileobj=stream, mode="r:gz") as archive:
+    with guard_bundle().open("rb") as stream, tarfile.open(fileobj=stream, mode="r:gz") as archive:
         for member in archive.getmembers():
             if not (
                 member.isfile() and member.name.startswith(GUARD_RULES_IN_WHEEL) and member.name.endswith(".guard")

@@ -11,10 +11,18 @@ from policies.engine import PLUGIN_NAME, registered
 from policies.profiles import control_tower_controls, profile_of_plugin
 from policies.validation_report import ValidationReport
 
-PLUGIN_DOCS = {
-    "AwsSolutions": "cdk-nag AwsSolutions pack (rules: https://github.com/cdklabs/cdk-nag/blob/main/RULES.md)",
-    "Serverless": "cdk-nag Serverless pack (rules: https://github.com/cdklabs/cdk-nag/blob/main/RULES.md)",
-}
+CDK_NAG_RULES = "https://github.com/cdklabs/cdk-nag/blob/main/RULES.md"
+DEFAULT_PACKS = {"AwsSolutions": "cdk-nag AwsSolutions pack", "Serverless": "cdk-nag Serverless pack"}
+
+
+def plugin_documentation(plugin_name: str) -> tuple[str, str | None]:
+    """A plugin's title and the address of its rules' documentation (None for the project's own rules, whose
+    documentation is each rule's docstring)."""
+    if plugin_name in DEFAULT_PACKS:
+        return DEFAULT_PACKS[plugin_name], CDK_NAG_RULES
+    if profile := profile_of_plugin(plugin_name):
+        return profile.title, profile.documentation
+    return ("the project's rules (policies/rules/)", None) if plugin_name == PLUGIN_NAME else (plugin_name, None)
 
 
 def render(report: ValidationReport, resource_types: frozenset[str] = frozenset()) -> str:
@@ -22,8 +30,9 @@ def render(report: ValidationReport, resource_types: frozenset[str] = frozenset(
     that apply."""
     lines = ["# Policy report", "", "## Plugins and rules that ran", ""]
     for plugin in report.plugins:
+        title, address = plugin_documentation(plugin.name)
         lines.append(
-            f"- **{plugin.name}** — {plugin.conclusion or '?'}: {PLUGIN_DOCS.get(plugin.name, '')}".rstrip(": ")
+            f"- **{plugin.name}** — {plugin.conclusion or '?'}: {title}" + (f" (rules: {address})" if address else "")
         )
         if plugin.name == PLUGIN_NAME:
             for rule in registered():

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from policies.report import PLUGIN_DOCS
+from policies.report import plugin_documentation
 from policies.validation_report import ValidationReport
 
 SARIF_VERSION = "2.1.0"
@@ -37,11 +37,29 @@ CFN_LINT_LEVELS = {"error": "error", "warning": "warning", "informational": "not
 @dataclass(frozen=True)
 class Finding:
     rule_id: str
-    message: str
+    description: str
+    fix: str
     construct_path: str
     level: str
-    help_uri: str
+    help_uri: str | None
     acknowledged_because: str | None = None
+
+    def message(self) -> str:
+        fix = f" Fix: {self.fix}" if self.fix else ""
+        return f"{self.description or self.rule_id}{fix} [{self.construct_path or 'template'}]"
+
+    def rule(self) -> dict:
+        """The rule's descriptor, with the descriptions and help GitHub requires of every rule (GH2012)."""
+        description = self.description or self.rule_id
+        descriptor = {
+            "id": self.rule_id,
+            "shortDescription": {"text": description.split(". ")[0].rstrip(".")[:1000]},
+            "fullDescription": {"text": description},
+            "help": {"text": f"Fix: {self.fix}" if self.fix else description},
+        }
+        if self.help_uri:
+            descriptor["helpUri"] = self.help_uri
+        return descriptor
 
 
 class SourceLocator:
@@ -74,20 +92,22 @@ def report_findings(report: ValidationReport) -> list[Finding]:
     findings = [
         Finding(
             finding.finding_id,
-            f"{finding.description} Fix: {finding.fix}" if finding.fix else finding.description,
+            finding.description,
+            finding.fix,
             finding.construct_path,
             "warning" if finding.severity == "warning" else "error",
-            PLUGIN_DOCS.get(finding.plugin, TOOL_DOCS),
+            plugin_documentation(finding.plugin)[1],
         )
         for finding in report.open
     ]
     findings += [
         Finding(
             finding.finding_id,
-            f"{finding.rule} on {finding.construct_path}",
+            finding.description,
+            "",
             finding.construct_path,
             "error",
-            PLUGIN_DOCS.get(finding.plugin, TOOL_DOCS),
+            plugin_documentation(finding.plugin)[1],
             acknowledged_because=finding.reason,
         )
         for finding in report.acknowledged
@@ -115,6 +135,7 @@ def cfn_lint_findings(templates: Iterable[Path], construct_paths: dict[str, str]
             Finding(
                 f"{CFN_LINT}::{match['Rule']['Id']}",
                 f"{match['Message']} (template path: {'/'.join(map(str, path))})",
+                "",
                 construct_paths.get(logical_id, ""),
                 CFN_LINT_LEVELS.get(match["Level"].lower(), "warning"),
                 CFN_LINT_DOCS,
@@ -124,7 +145,9 @@ def cfn_lint_findings(templates: Iterable[Path], construct_paths: dict[str, str]
 
 
 def sarif_log(findings: list[Finding], locator: SourceLocator, tool_version: str) -> dict:
-    rules = {finding.rule_id: finding for finding in findings}
+    rules: dict[str, Finding] = {}
+    for finding in findings:
+        rules.setdefault(finding.rule_id, finding)
     rule_ids = sorted(rules)
     results = []
     for finding in findings:
@@ -133,7 +156,7 @@ def sarif_log(findings: list[Finding], locator: SourceLocator, tool_version: str
             "ruleId": finding.rule_id,
             "ruleIndex": rule_ids.index(finding.rule_id),
             "level": finding.level,
-            "message": {"text": f"{finding.message} [{finding.construct_path or 'template'}]"},
+            "message": {"text": finding.message()},
             "locations": [
                 {
                     "physicalLocation": {
@@ -159,14 +182,7 @@ def sarif_log(findings: list[Finding], locator: SourceLocator, tool_version: str
                         "name": TOOL_NAME,
                         "version": tool_version,
                         "informationUri": TOOL_DOCS,
-                        "rules": [
-                            {
-                                "id": rule_id,
-                                "shortDescription": {"text": rule_id},
-                                "helpUri": rules[rule_id].help_uri,
-                            }
-                            for rule_id in rule_ids
-                        ],
+                        "rules": [rules[rule_id].rule() for rule_id in rule_ids],
                     }
                 },
                 "results": results,

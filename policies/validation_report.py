@@ -45,6 +45,7 @@ class Acknowledged:
     finding_id: str
     reason: str
     acknowledged_at: str
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ class ValidationReport:
                                 _string(suppressed, "acknowledgedId"),
                                 _string(suppressed, "reason"),
                                 str(suppressed.get("acknowledgedAt", "")),
+                                str(suppressed.get("description", "")),
                             )
                         )
         except (KeyError, TypeError, AttributeError) as error:

@@ -4,8 +4,8 @@ stack), and still matches a finding. A stale one (matching nothing) fails the ga
 import pytest
 from aws_cdk import App, Stack
 
-from app import STACK_ID
-from policies.acknowledgements import acknowledgements
+from app import service_stack
+from policies.acknowledgements import acknowledgements, stale
 from policies.report import render
 from policies.rules.tags import RequiredTags
 from policies.validation_report import ValidationReport
@@ -25,11 +25,7 @@ def variant(request, synth, synth_with):
 
 
 def _applied(synthesis):
-    return acknowledgements(synthesis.app.node.find_child(STACK_ID))
-
-
-def _suppressed(synthesis) -> set[tuple[str, str]]:
-    return {(ack.finding_id, ack.acknowledged_at) for ack in synthesis.report.acknowledged}
+    return acknowledgements(service_stack(synthesis.app))
 
 
 def test_every_acknowledgement_has_a_reason_that_says_why(variant):
@@ -39,10 +35,7 @@ def test_every_acknowledgement_has_a_reason_that_says_why(variant):
 
 
 def test_no_acknowledgement_is_stale(variant):
-    suppressed = _suppressed(variant)
-    stale = [(a.finding_id, a.target.node.path) for a in _applied(variant)
-             if (a.finding_id, a.target.node.path) not in suppressed]
-    assert not stale
+    assert not [(a.finding_id, a.target.node.path) for a in stale(_applied(variant), variant.report.suppressed())]
 
 
 def test_no_acknowledgement_covers_a_whole_stack_or_app(variant):

@@ -1,18 +1,18 @@
 """Compliance profiles (-c compliance=...): each synthesizes offline, every finding is fixed or acknowledged
 with the mission's reason, no acknowledgement is stale, and the report carries the compliance matrix."""
 
+import configparser
 import json
 import platform
 import subprocess
 import sys
 import tarfile
-from importlib import resources
 
 import pytest
 
 from config import COMPLIANCE_PROFILES
 from conftest import PROJECT_ROOT
-from policies.profiles import PROFILES, control_tower_controls
+from policies.profiles import GUARD_RULES_IN_WHEEL, PROFILES, control_tower_controls, guard_bundle
 from policies.validation_report import ValidationReport
 
 EVERY_PROFILE = ",".join(COMPLIANCE_PROFILES)
@@ -70,8 +70,11 @@ def test_the_default_synthesis_runs_no_profile(synth):
     assert not {plugin.name for plugin in synth.report.plugins} & {p.plugin_name for p in PROFILES.values()}
 
 
-def test_the_profiles_are_exactly_the_settings_values():
+def test_the_profiles_are_exactly_the_settings_values_and_the_compliance_environment_runs_them_all():
     assert tuple(PROFILES) == COMPLIANCE_PROFILES
+    tox = configparser.ConfigParser(interpolation=None)
+    tox.read(PROJECT_ROOT / "tox.ini")
+    assert f"-c compliance={EVERY_PROFILE}" in tox["testenv:compliance"]["commands"]
 
 
 def test_every_control_tower_rule_in_the_wheel_is_read_with_its_id_and_resource_types():
@@ -81,13 +84,8 @@ def test_every_control_tower_rule_in_the_wheel_is_read_with_its_id_and_resource_
         assert control.control_id.startswith("CT.") and control.resource_types, control.rule
 
 
-def _bundle():
-    package = resources.files("cdklabs.cdk_validator_cfnguard._jsii")
-    return next(entry for entry in package.iterdir() if entry.name.endswith(".jsii.tgz"))
-
-
 def _guard_files() -> list[str]:
-    with _bundle().open("rb") as stream, tarfile.open(fileobj=stream, mode="r:gz") as archive:
+    with guard_bundle().open("rb") as stream, tarfile.open(fileobj=stream, mode="r:gz") as archive:
         return [name for name in archive.getnames() if name.endswith(".guard")]
 
 
@@ -96,8 +94,8 @@ def lambda_permission_rule(tmp_path_factory):
     """The wheel's own cfn-guard binary and the CT.LAMBDA.PR.2 rule, extracted as the plugin runs them."""
     target = tmp_path_factory.mktemp("guard")
     binary = f"package/bin/ubuntu/{GUARD_ARCH[platform.machine().lower()]}/cfn-guard"
-    rule = "package/rules/control-tower/cfn-guard/lambda/ct-lambda-pr-2.guard"
-    with _bundle().open("rb") as stream, tarfile.open(fileobj=stream, mode="r:gz") as archive:
+    rule = f"{GUARD_RULES_IN_WHEEL}lambda/ct-lambda-pr-2.guard"
+    with guard_bundle().open("rb") as stream, tarfile.open(fileobj=stream, mode="r:gz") as archive:
         archive.extractall(target, members=[archive.getmember(binary), archive.getmember(rule)], filter="data")
     (target / binary).chmod(0o755)
 

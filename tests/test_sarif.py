@@ -4,6 +4,8 @@ suppressed with their reasons, and cfn-lint's matches among them."""
 
 import copy
 import json
+import platform
+import subprocess
 from pathlib import Path
 
 import jsonschema
@@ -15,7 +17,10 @@ from policies.acknowledgements import NO_BUCKET_ACCESS_LOGS
 from policies.sarif import SourceLocator, cfn_lint_findings, report_findings, sarif_log
 from policies.validation_report import ValidationReport
 
-SCHEMA = json.loads((PROJECT_ROOT / "tests" / "sarif" / "sarif-schema-2.1.0.json").read_text())
+SARIF_TESTS = PROJECT_ROOT / "tests" / "sarif"
+SCHEMA = json.loads((SARIF_TESTS / "sarif-schema-2.1.0.json").read_text())
+# `npm ci --prefix tests/sarif` (tox's gate) installs the Multitool's build for this machine.
+MULTITOOL = SARIF_TESTS / "node_modules" / "@microsoft" / f"sarif-multitool-{platform.system().lower()}" / "Sarif.Multitool"
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker())
 MAIN_LINES = (PROJECT_ROOT / "main.py").read_text().splitlines()
 
@@ -41,10 +46,47 @@ def test_the_gate_sarif_is_valid_sarif_2_1_0(gate_sarif):
     assert gate_sarif["version"] == "2.1.0" and len(gate_sarif["runs"]) == 1
 
 
-def test_the_schema_check_rejects_what_sarif_does_not_allow(gate_sarif):
+@pytest.mark.parametrize(
+    ("place", "value"),
+    [(("results", 0, "level"), "fatal"), (("tool", "driver", "rules", 0, "helpUri"), "the pack (rules: https://x)")],
+    ids=["level", "helpUri"],
+)
+def test_the_schema_check_rejects_what_sarif_does_not_allow(gate_sarif, place, value):
     broken = copy.deepcopy(gate_sarif)
-    _results(broken)[0]["level"] = "fatal"
+    container = broken["runs"][0]
+    for key in place[:-1]:
+        container = container[key]
+    container[place[-1]] = value
     assert list(VALIDATOR.iter_errors(broken))
+
+
+def _multitool(log_file: Path, tmp_path: Path) -> list[dict]:
+    """Microsoft's SARIF Multitool: the spec's validation rules and GitHub's ingestion rules (GH…)."""
+    assert MULTITOOL.is_file(), "run `npm ci --prefix tests/sarif` (the gate's tox environment does)"
+    output = tmp_path / "validation.sarif"
+    result = subprocess.run(
+        [str(MULTITOOL), "validate", str(log_file), "-o", str(output), "--log", "ForceOverwrite", "--rule-kind", "Sarif;Gh"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    return json.loads(output.read_text())["runs"][0].get("results", [])
+
+
+def test_githubs_ingestion_rules_and_the_specs_find_nothing_in_the_gate_sarif(gate_sarif, tmp_path):
+    log_file = tmp_path / "gate.sarif"
+    log_file.write_text(json.dumps(gate_sarif))
+    problems = [r for r in _multitool(log_file, tmp_path) if r.get("level", "warning") in ("error", "warning")]
+    assert not [(r["ruleId"], r["message"].get("text", "")[:200]) for r in problems]
+
+
+def test_the_multitool_reports_a_log_github_would_reject(gate_sarif, tmp_path):
+    broken = copy.deepcopy(gate_sarif)
+    del broken["runs"][0]["tool"]["driver"]["rules"][0]["fullDescription"]
+    log_file = tmp_path / "broken.sarif"
+    log_file.write_text(json.dumps(broken))
+    assert "GH2012" in {r["ruleId"] for r in _multitool(log_file, tmp_path)}
 
 
 def test_an_acknowledged_finding_is_at_its_construct_ids_line_and_suppressed_with_its_reason(gate_sarif):
