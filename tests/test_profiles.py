@@ -19,17 +19,25 @@ EVERY_PROFILE = ",".join(COMPLIANCE_PROFILES)
 GUARD_ARCH = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
 
 
-@pytest.fixture(scope="module")
-def every_profile(tmp_path_factory):
-    """`python app.py --report` with every profile, as `-e compliance` runs it: the exit code counts."""
-    outdir = tmp_path_factory.mktemp("compliance")
+def _report(outdir, *context: str):
+    """`python app.py --report` with the given context, as `-e compliance` runs it: the exit code counts."""
+    arguments = [item for pair in context for item in ("-c", pair)]
     result = subprocess.run(
-        [sys.executable, "app.py", "--report", "-o", str(outdir), "-c", f"compliance={EVERY_PROFILE}"],
+        [sys.executable, "app.py", "--report", "-o", str(outdir), *arguments],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
     )
     return result, ValidationReport.read(outdir / "validation-report.json"), (outdir / "policy-report.md").read_text()
+
+
+@pytest.fixture(scope="module")
+def every_profile(tmp_path_factory):
+    return _report(tmp_path_factory.mktemp("compliance"), f"compliance={EVERY_PROFILE}")
+
+
+def _row(markdown: str, control_id: str) -> str:
+    return next(line for line in markdown.splitlines() if line.startswith(f"| {control_id} "))
 
 
 def test_every_profile_synthesizes_offline_with_nothing_open_and_nothing_stale(every_profile):
@@ -59,11 +67,19 @@ def test_the_matrix_lists_each_control_tower_control_that_applies_with_its_statu
     _, _, markdown = every_profile
     matrix = markdown[markdown.index("## Compliance matrix"):]
     assert "| CT.S3.PR.10 " in matrix and "| ✅ acknowledged | `ServerlessAutomation/ArtifactsBucket/Resource`: The mission" in matrix
-    row = next(line for line in matrix.splitlines() if line.startswith("| CT.CLOUDWATCH.PR.1 "))
-    assert row.endswith("| pass | |")
+    assert _row(matrix, "CT.CLOUDWATCH.PR.1").endswith("| pass | |")
     assert "| CT.EC2." not in matrix, "a control for a resource type the stack does not have does not apply"
     for profile in PROFILES.values():
         assert f"### {profile.name}: " in matrix
+
+
+def test_a_year_of_log_retention_meets_ct_cloudwatch_pr_2_and_drops_its_acknowledgement(every_profile, tmp_path):
+    _, _, thirty_days = every_profile
+    assert "✅ acknowledged" in _row(thirty_days, "CT.CLOUDWATCH.PR.2")
+    result, report, markdown = _report(tmp_path, "compliance=control-tower", "log_retention_days=365")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert _row(markdown, "CT.CLOUDWATCH.PR.2").endswith("| pass | |")
+    assert not report.open
 
 
 def test_the_default_synthesis_runs_no_profile(synth):
