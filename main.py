@@ -104,7 +104,7 @@ class ServerlessBackendStack(Stack):
         return [child for child in self.node.children if isinstance(child, CustomResourceProviderBase)]
 
     def _build_artifacts_bucket(self) -> s3.Bucket:
-        return s3.Bucket(
+        bucket = s3.Bucket(
             self,
             "ArtifactsBucket",
             encryption=s3.BucketEncryption.S3_MANAGED,
@@ -118,6 +118,14 @@ class ServerlessBackendStack(Stack):
             removal_policy=RemovalPolicy.DESTROY,
             auto_delete_objects=True,
         )
+        # Event notifications to EventBridge, set on the CloudFormation bucket: CDK's event_bridge_enabled would
+        # add a Lambda-backed custom resource for what CloudFormation does natively.
+        cfn_bucket = bucket.node.default_child
+        assert isinstance(cfn_bucket, s3.CfnBucket)
+        cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+            event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
+        )
+        return bucket
 
     def _build_provider_logging(self) -> None:
         """Gives CDK's raw custom-resource providers (S3 auto-delete) a log group that the stack owns.
@@ -175,6 +183,7 @@ class ServerlessBackendStack(Stack):
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
             deletion_protection=self.config.retain_data,
             removal_policy=removal,
         )
@@ -402,6 +411,15 @@ class ServerlessBackendStack(Stack):
             evaluation_periods=1,
             datapoints_to_alarm=1,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        # The topic's policy replaces SNS's default, which is what let CloudWatch publish: allow this alarm.
+        self.alarm_topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],  # pyright: ignore[reportArgumentType]  (jsii protocols, aws-cdk#31454)
+                actions=["sns:Publish"],
+                resources=[self.alarm_topic.topic_arn],
+                conditions={"ArnEquals": {"aws:SourceArn": alarm.alarm_arn}},
+            )
         )
         action = cloudwatch_actions.SnsAction(self.alarm_topic)  # pyright: ignore[reportArgumentType]  (jsii protocols, aws-cdk#31454)
         alarm.add_alarm_action(action)  # pyright: ignore[reportArgumentType]  (jsii protocols, aws-cdk#31454)

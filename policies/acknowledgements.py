@@ -28,16 +28,23 @@ BASIC_EXECUTION_ROLE = "Policy::arn:<AWS::Partition>:iam::aws:policy/service-rol
 
 # Reasons that more than one pack's finding shares: each is written once.
 NO_BUCKET_ACCESS_LOGS = (
-    "Holds only the code zip, written by the stack's own deployment; CloudTrail records API access. "
-    "A log bucket would be a second bucket with nothing to audit that CloudTrail does not."
+    "Holds only the function's code zip, which the repository holds too: the stack's own deployment writes it "
+    "and CloudFormation reads it. Bucket-level API calls are in CloudTrail's event history; object access "
+    "logs would need a second bucket, which `cdk destroy` must also empty, to record only those deploys."
 )
 SYNCHRONOUS_ONLY = (
     "API Gateway invokes the function synchronously: a failure returns to the caller and counts in "
     "the Errors metric the alarm watches. A DLQ only receives failed asynchronous invocations."
 )
 NO_WAF = (
-    "No WAF web ACL: IAM authorization rejects unsigned requests before they reach the function, "
-    "and stage throttling bounds load. WAF costs per ACL and rule; add it for public exposure."
+    "No WAF web ACL: the stage's throttling bounds load and, with the default "
+    "api_auth=iam, IAM authorization rejects unsigned requests before they reach the function. WAF costs per "
+    "ACL and rule; add it before exposing the API publicly (api_auth=none)."
+)
+CDK_HANDLER_NO_DLQ = (
+    "CDK's BucketDeployment handler, which runs only while CloudFormation deploys: CloudFormation invokes it "
+    "asynchronously and waits for the response the handler sends back; a failure is sent as FAILED and fails "
+    "the deployment, so nothing would read a dead-letter queue."
 )
 
 
@@ -167,11 +174,7 @@ def _cdk_bucket_deployment_handler(stack: AcknowledgedStack) -> list[Acknowledge
             f"{SERVERLESS}-LambdaLatestVersion",
             f"{cdk_owned} Its runtime is pinned by aws-cdk-lib and moves with CDK upgrades.",
         ),
-        Acknowledgement(
-            handler,
-            f"{SERVERLESS}-LambdaDLQ",
-            f"{cdk_owned} CloudFormation invokes it and waits for its answer; failures fail the deployment.",
-        ),
+        Acknowledgement(handler, f"{SERVERLESS}-LambdaDLQ", CDK_HANDLER_NO_DLQ),
         Acknowledgement(
             handler,
             f"{SERVERLESS}-LambdaTracing",
@@ -250,11 +253,14 @@ class Departure:
     applies: Callable[[AcknowledgedStack], bool] = lambda _stack: True
 
 
-def _of_type(resource_type: str) -> Callable[[AcknowledgedStack], list[IConstruct]]:
-    """Every resource of one CloudFormation type in the stack, CDK's own included, found by type."""
+def _of_type(
+    resource_type: str, within: Callable[[AcknowledgedStack], IConstruct] | None = None
+) -> Callable[[AcknowledgedStack], list[IConstruct]]:
+    """Every resource of one CloudFormation type in the stack (or in one of its constructs), CDK's own
+    included, found by type."""
     return lambda stack: [
         child
-        for child in stack.node.find_all()
+        for child in (within(stack).node if within else stack.node).find_all()
         if isinstance(child, CfnResource) and child.cfn_resource_type == resource_type
     ]
 
@@ -271,11 +277,11 @@ DEPARTURES = (
         "resolved string and passes (tests/test_profiles.py runs the rule both ways). SourceAccount would "
         "repeat the account the ARN already names, and offline a Ref to it fails the same way.",
         {"control-tower": "lambda_function_public_access_prohibited_check"},
-        _of_type("AWS::Lambda::Permission"),
+        _of_type("AWS::Lambda::Permission", within=lambda stack: stack.api),
     ),
     Departure(
-        "The mission sets SSE-S3 (AES256) on the artifacts bucket: it holds only the function's code zip, "
-        "which is in the repository. A customer managed key would add a key, its policy and a monthly charge.",
+        "The mission sets SSE-S3 (AES256) on the artifacts bucket, and our SA-S1 rule holds every bucket to it. "
+        "SSE-KMS, even with the AWS managed key, would meet this control and break that requirement.",
         {"control-tower": "s3_bucket_default_encryption_kms_check", **_nag("S3DefaultEncryptionKMS")},
         _of_type("AWS::S3::Bucket"),
     ),
@@ -284,12 +290,6 @@ DEPARTURES = (
         "granting the logs service, a monthly charge and a key that must outlive the logs. The stack is minimal.",
         {"control-tower": "cloudwatch_log_group_encrypted_check", **_nag("CloudWatchLogGroupEncrypted")},
         _of_type("AWS::Logs::LogGroup"),
-    ),
-    Departure(
-        "DynamoDB encrypts the table at rest with an AWS owned key; a customer managed key adds a key, its "
-        "policy, a charge per request to KMS and a key that must outlive the data. The stack is minimal.",
-        {"control-tower": "dynamodb_table_encrypted_kms_check"},
-        _of_type("AWS::DynamoDB::Table"),
     ),
     Departure(
         "The alarm topic carries only alarm state changes. CloudWatch cannot publish to a topic encrypted with "
@@ -324,14 +324,9 @@ DEPARTURES = (
         lambda stack: [stack.artifacts_bucket],
     ),
     Departure(
-        "Nothing consumes events of the code bucket: CloudFormation reads the zip when it updates the "
-        "function. A notification target would be a resource that nobody reads.",
-        {"control-tower": "s3_event_notifications_enabled_check"},
-        lambda stack: [stack.artifacts_bucket],
-    ),
-    Departure(
-        "Object Lock keeps object versions from being deleted until their retention ends, so `cdk destroy` "
-        "could not empty and delete the bucket; the mission requires that destroy removes everything.",
+        "Object Lock cannot be turned off once on, and any retention on an object version (a default rule, or "
+        "one upload that sets it) then blocks deleting that version until it expires, so `cdk destroy` could no "
+        "longer promise to remove the bucket; our SA-DEP1 rule forbids Object Lock for that reason.",
         {"control-tower": "s3_bucket_object_lock_enabled_check"},
         lambda stack: [stack.artifacts_bucket],
     ),
@@ -353,11 +348,14 @@ DEPARTURES = (
         _of_type("AWS::Lambda::Function"),
     ),
     Departure(
-        "Both functions are invoked synchronously, the items function by API Gateway and CDK's deployment "
-        "handler by CloudFormation, so a failure returns to the caller (and counts in the alarm's Errors "
-        "metric). A DLQ only receives failed asynchronous invocations.",
+        SYNCHRONOUS_ONLY,
         {"nist-800-53-r5": "LambdaDLQ", "hipaa-security": "LambdaDLQ"},
-        _of_type("AWS::Lambda::Function"),
+        lambda stack: [stack.function],
+    ),
+    Departure(
+        CDK_HANDLER_NO_DLQ,
+        {"nist-800-53-r5": "LambdaDLQ", "hipaa-security": "LambdaDLQ"},
+        lambda stack: [stack.code_deployment.handler_role.node.scope],
     ),
     Departure(
         "Point-in-time recovery is on (35 days of restores). An AWS Backup plan adds a vault whose recovery "

@@ -32,6 +32,7 @@ from constructs import IConstruct
 # ENOBUFS (cdklabs/cdk-validator-cfnguard#313, fixed by this option in PR #806).
 GUARD_OUTPUT_BUFFER_BYTES = 64 * 1024 * 1024
 GUARD_RULES_IN_WHEEL = "package/rules/control-tower/cfn-guard/"
+CDK_NAG_RULES = "https://github.com/cdklabs/cdk-nag/blob/main/RULES.md"
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ def _nag_pack(name: str, pack, title: str, pack_name: str) -> Profile:
         plugin_name=pack_name,
         rule_prefix=f"{pack_name}-",
         title=title,
-        documentation="https://github.com/cdklabs/cdk-nag/blob/main/RULES.md",
+        documentation=CDK_NAG_RULES,
         build=pack,
         sees_raw_resources=False,
     )

@@ -5,13 +5,13 @@ request. `python app.py --report` synthesizes, writes `cdk.out/policy-report.md`
 if any finding is unacknowledged.
 """
 
+import re
 from collections import defaultdict
 
 from policies.engine import PLUGIN_NAME, registered
-from policies.profiles import control_tower_controls, profile_of_plugin
+from policies.profiles import CDK_NAG_RULES, control_tower_controls, profile_of_plugin
 from policies.validation_report import ValidationReport
 
-CDK_NAG_RULES = "https://github.com/cdklabs/cdk-nag/blob/main/RULES.md"
 DEFAULT_PACKS = {"AwsSolutions": "cdk-nag AwsSolutions pack", "Serverless": "cdk-nag Serverless pack"}
 
 
@@ -82,11 +82,16 @@ def compliance_matrix(report: ValidationReport, resource_types: frozenset[str]) 
         for finding in [*report.open_of(profile.plugin_name), *report.acknowledged_of(profile.plugin_name)]:
             rules.setdefault(finding.rule, (finding.rule.removeprefix(profile.rule_prefix), ""))
         lines += ["| Control | Status | Resources and reasons |", "| --- | --- | --- |"]
-        for rule, (control_id, title) in sorted(rules.items(), key=lambda item: item[1][0]):
+        for rule, (control_id, title) in sorted(rules.items(), key=lambda item: _natural(item[1][0])):
             control = f"{control_id} {title}".strip()
             lines.append(f"| {control} (`{rule}`) | {_status(report, profile.plugin_name, rule)} |")
         lines.append("")
     return lines
+
+
+def _natural(control_id: str) -> list:
+    """CT.S3.PR.2 before CT.S3.PR.10."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", control_id)]
 
 
 def _status(report: ValidationReport, plugin: str, rule: str) -> str:

@@ -8,13 +8,16 @@ acknowledgements use (`<plugin>::<rule>`, `cfn-lint::<rule>`). An acknowledged f
 external suppression whose justification is the acknowledgement's reason.
 
 Construct stack traces hold no user code under jsii (every trace in the validation report ends in "no user
-code"), so the location comes from the construct path: its deepest id that appears as a string argument of a
-call in the stack's source, else the stack class's own line (CDK's singletons, which no line of ours names).
+code"), so the location comes from the construct path: its deepest id that the stack's source passes as a
+construct id (the argument after the scope, or one bound to a `construct_id` parameter of the file's own
+helpers), else the stack class's own line (CDK's singletons, which no line of ours names). Code scanning
+fingerprints each result by its rule and construct path, so findings sharing a line stay separate alerts.
 """
 
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import subprocess
 import sys
@@ -37,20 +40,17 @@ CFN_LINT_LEVELS = {"error": "error", "warning": "warning", "informational": "not
 @dataclass(frozen=True)
 class Finding:
     rule_id: str
-    description: str
+    rule_description: str
+    message: str
     fix: str
     construct_path: str
     level: str
     help_uri: str | None
     acknowledged_because: str | None = None
 
-    def message(self) -> str:
-        fix = f" Fix: {self.fix}" if self.fix else ""
-        return f"{self.description or self.rule_id}{fix} [{self.construct_path or 'template'}]"
-
     def rule(self) -> dict:
         """The rule's descriptor, with the descriptions and help GitHub requires of every rule (GH2012)."""
-        description = self.description or self.rule_id
+        description = self.rule_description or self.rule_id
         descriptor = {
             "id": self.rule_id,
             "shortDescription": {"text": description.split(". ")[0].rstrip(".")[:1000]},
@@ -61,6 +61,17 @@ class Finding:
             descriptor["helpUri"] = self.help_uri
         return descriptor
 
+    def result_text(self) -> str:
+        fix = f" Fix: {self.fix}" if self.fix else ""
+        return f"{self.message or self.rule_id}{fix} [{self.construct_path or 'template'}]"
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(f"{self.rule_id}\n{self.construct_path}".encode()).hexdigest()[:32]
+
+
+_SCOPES = ("self", "scope")
+_ID_PARAMETERS = ("construct_id", "id")
+
 
 class SourceLocator:
     """Construct paths to (file relative to the project, line), read from the stack's source with ast."""
@@ -68,12 +79,16 @@ class SourceLocator:
     def __init__(self, project_root: Path, stack_source: str):
         self._file = stack_source
         tree = ast.parse((project_root / stack_source).read_text(encoding="utf-8"))
+        id_positions = {
+            node.name: [i - 1 for i, arg in enumerate(node.args.args) if arg.arg in _ID_PARAMETERS]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.FunctionDef)
+        }
         self._lines: dict[str, int] = {}
-        for node in sorted(ast.walk(tree), key=lambda n: getattr(n, "lineno", 0)):
-            if isinstance(node, ast.Call):
-                for argument in node.args:
-                    if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
-                        self._lines.setdefault(argument.value, argument.lineno)
+        for call in sorted((n for n in ast.walk(tree) if isinstance(n, ast.Call)), key=lambda n: n.lineno):
+            for argument in _construct_id_arguments(call, id_positions):
+                if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
+                    self._lines.setdefault(argument.value, argument.lineno)
         self._stack_line = next(
             node.lineno
             for node in tree.body
@@ -88,10 +103,24 @@ class SourceLocator:
         return self._file, self._stack_line
 
 
+def _construct_id_arguments(call: ast.Call, id_positions: dict[str, list[int]]) -> list[ast.expr]:
+    """`Construct(self, "Id", ...)`, and `self._helper("Id")` where the helper's parameter is `construct_id`."""
+    arguments = []
+    if len(call.args) >= 2 and isinstance(call.args[0], ast.Name) and call.args[0].id in _SCOPES:
+        arguments.append(call.args[1])
+    helper = call.func.attr if isinstance(call.func, ast.Attribute) else None
+    for position in id_positions.get(helper or "", []):
+        if 0 <= position < len(call.args):
+            arguments.append(call.args[position])
+    arguments += [keyword.value for keyword in call.keywords if keyword.arg in _ID_PARAMETERS]
+    return arguments
+
+
 def report_findings(report: ValidationReport) -> list[Finding]:
     findings = [
         Finding(
             finding.finding_id,
+            finding.description,
             finding.description,
             finding.fix,
             finding.construct_path,
@@ -103,6 +132,7 @@ def report_findings(report: ValidationReport) -> list[Finding]:
     findings += [
         Finding(
             finding.finding_id,
+            finding.description,
             finding.description,
             "",
             finding.construct_path,
@@ -117,28 +147,35 @@ def report_findings(report: ValidationReport) -> list[Finding]:
 
 def cfn_lint_findings(templates: Iterable[Path], construct_paths: dict[str, str], project_root: Path) -> list[Finding]:
     """cfn-lint's matches (the real command, with the project's .cfnlintrc) at the constructs they concern."""
+    paths = [str(template) for template in templates]
+    if not paths:
+        raise ValueError("no templates for cfn-lint to read (with none it would read standard input)")
     result = subprocess.run(
-        [str(Path(sys.executable).with_name("cfn-lint")), "--format", "json", *map(str, templates)],
+        [str(Path(sys.executable).with_name("cfn-lint")), "--format", "json", *paths],
         cwd=project_root,
         capture_output=True,
         text=True,
         check=False,
+        stdin=subprocess.DEVNULL,
     )
-    # cfn-lint's exit code is a bit mask of the levels it found (2, 4, 8); an odd one means it failed itself.
-    if result.returncode & 1 or not result.stdout.strip():
+    # cfn-lint exits with the levels it found as bits 2, 4 and 8; anything else (1, 16, 32: a crash, a bad
+    # region, a bad rule) is cfn-lint failing to lint.
+    if result.returncode & ~0b1110 or not result.stdout.strip():
         raise RuntimeError(f"cfn-lint failed (exit {result.returncode}): {result.stderr.strip()[:500]}")
     findings = []
     for match in json.loads(result.stdout):
         path = match["Location"]["Path"]
         logical_id = path[1] if len(path) > 1 and path[0] == "Resources" else ""
+        rule = match["Rule"]
         findings.append(
             Finding(
-                f"{CFN_LINT}::{match['Rule']['Id']}",
+                f"{CFN_LINT}::{rule['Id']}",
+                rule.get("Description") or rule.get("ShortDescription", ""),
                 f"{match['Message']} (template path: {'/'.join(map(str, path))})",
                 "",
                 construct_paths.get(logical_id, ""),
                 CFN_LINT_LEVELS.get(match["Level"].lower(), "warning"),
-                CFN_LINT_DOCS,
+                rule.get("Source") or CFN_LINT_DOCS,
             )
         )
     return findings
@@ -156,7 +193,7 @@ def sarif_log(findings: list[Finding], locator: SourceLocator, tool_version: str
             "ruleId": finding.rule_id,
             "ruleIndex": rule_ids.index(finding.rule_id),
             "level": finding.level,
-            "message": {"text": finding.message()},
+            "message": {"text": finding.result_text()},
             "locations": [
                 {
                     "physicalLocation": {
@@ -166,6 +203,7 @@ def sarif_log(findings: list[Finding], locator: SourceLocator, tool_version: str
                     "logicalLocations": [{"fullyQualifiedName": finding.construct_path or "template"}],
                 }
             ],
+            "partialFingerprints": {"primaryLocationLineHash": finding.fingerprint()},
         }
         if finding.acknowledged_because is not None:
             result["suppressions"] = [

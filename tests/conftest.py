@@ -33,6 +33,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "gate"))
 
 from app import STACK_ID, build_app  # noqa: E402
 from policies.validation_report import ValidationReport  # noqa: E402
+import jsonschema  # noqa: E402
 
 
 class Synthesis:
@@ -85,6 +86,13 @@ def synth_with(tmp_path_factory):
 
 from localdev.dynamodb import LocalDynamoDB  # noqa: E402
 from localdev.events import proxy_event  # noqa: E402
+
+# The SARIF 2.1.0 schema that github/codeql-action's upload-sarif carries (tests/test_sarif.py names the
+# version), with URI formats checked (rfc3986-validator is installed for that).
+SARIF_VALIDATOR = jsonschema.Draft202012Validator(
+    json.loads((PROJECT_ROOT / "tests" / "sarif" / "sarif-schema-2.1.0.json").read_text()),
+    format_checker=jsonschema.FormatChecker(),
+)
 
 
 @pytest.fixture(scope="session")

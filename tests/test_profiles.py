@@ -11,7 +11,8 @@ import tarfile
 import pytest
 
 from config import COMPLIANCE_PROFILES
-from conftest import PROJECT_ROOT
+from conftest import PROJECT_ROOT, SARIF_VALIDATOR
+from policies.acknowledgements import DEPARTURES
 from policies.profiles import GUARD_RULES_IN_WHEEL, PROFILES, control_tower_controls, guard_bundle
 from policies.validation_report import ValidationReport
 
@@ -19,21 +20,33 @@ EVERY_PROFILE = ",".join(COMPLIANCE_PROFILES)
 GUARD_ARCH = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
 
 
-def _report(outdir, *context: str):
-    """`python app.py --report` with the given context, as `-e compliance` runs it: the exit code counts."""
+def _report(outdir, *context: str, prelude: str = ""):
+    """`python app.py --report --sarif` with the given context, as `-e compliance` runs it: the exit code counts.
+    `prelude` runs first in the same process (to take an acknowledgement away, or add a wrong one)."""
     arguments = [item for pair in context for item in ("-c", pair)]
+    sarif = outdir / "compliance.sarif"
+    command = [*arguments, "--report", "--sarif", str(sarif), "-o", str(outdir)]
     result = subprocess.run(
-        [sys.executable, "app.py", "--report", "-o", str(outdir), *arguments],
+        [sys.executable, "-c", f"{prelude}\nimport app\napp.main({command!r})"],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
     )
+    result.sarif = sarif
     return result, ValidationReport.read(outdir / "validation-report.json"), (outdir / "policy-report.md").read_text()
 
 
 @pytest.fixture(scope="module")
 def every_profile(tmp_path_factory):
     return _report(tmp_path_factory.mktemp("compliance"), f"compliance={EVERY_PROFILE}")
+
+
+@pytest.fixture(scope="module")
+def every_profile_sarif(every_profile, tmp_path_factory) -> dict:
+    """The same run's SARIF: `--sarif` reads the assembly `--report` wrote."""
+    result, _, _ = every_profile
+    assert result.returncode == 0
+    return json.loads(result.sarif.read_text())
 
 
 def _row(markdown: str, control_id: str) -> str:
@@ -73,6 +86,18 @@ def test_the_matrix_lists_each_control_tower_control_that_applies_with_its_statu
         assert f"### {profile.name}: " in matrix
 
 
+def test_the_readmes_matrix_rows_are_rows_of_the_report(every_profile):
+    _, _, markdown = every_profile
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    section = readme[readme.index("### Compliance profiles") :]
+    excerpt = [line for line in section[: section.index("What the profiles found")].splitlines() if line.startswith("| CT.")]
+    rows = markdown.splitlines()
+    assert len(excerpt) >= 3
+    for line in excerpt:
+        shown = line.split(" …")[0]
+        assert any(row.startswith(shown) for row in rows), line
+
+
 def test_a_year_of_log_retention_meets_ct_cloudwatch_pr_2_and_drops_its_acknowledgement(every_profile, tmp_path):
     _, _, thirty_days = every_profile
     assert "✅ acknowledged" in _row(thirty_days, "CT.CLOUDWATCH.PR.2")
@@ -80,6 +105,35 @@ def test_a_year_of_log_retention_meets_ct_cloudwatch_pr_2_and_drops_its_acknowle
     assert result.returncode == 0, result.stderr[-2000:]
     assert _row(markdown, "CT.CLOUDWATCH.PR.2").endswith("| pass | |")
     assert not report.open
+
+
+def test_profile_findings_reach_the_sarif_suppressed_with_the_departures_reason(every_profile_sarif):
+    [run] = every_profile_sarif["runs"]
+    kms = [
+        r for r in run["results"]
+        if r["ruleId"] == "cdk-validator-cfnguard::s3_bucket_default_encryption_kms_check"
+    ]
+    [reason] = [d.reason for d in DEPARTURES if "s3_bucket_default_encryption_kms_check" in d.rules.values()]
+    assert kms and all(r["suppressions"][0]["justification"] == reason for r in kms)
+    assert {r["ruleId"].split("::")[0] for r in run["results"]} >= {p.plugin_name for p in PROFILES.values()}
+    assert not [error.message for error in SARIF_VALIDATOR.iter_errors(every_profile_sarif)]
+
+
+def test_report_fails_on_an_open_profile_finding_and_on_a_stale_acknowledgement(tmp_path):
+    """One departure taken away (its control opens) and one aimed at the wrong resources (stale)."""
+    prelude = (
+        "import dataclasses\n"
+        "from policies import acknowledgements as a\n"
+        "kms = next(d for d in a.DEPARTURES if 's3_bucket_default_encryption_kms_check' in d.rules.values())\n"
+        "wrong = dataclasses.replace(kms, targets=lambda stack: [stack.table])\n"
+        "a.DEPARTURES = tuple(d for d in a.DEPARTURES if d is not kms) + (wrong,)"
+    )
+    result, report, markdown = _report(tmp_path, "compliance=control-tower", prelude=prelude)
+    assert result.returncode == 1
+    assert "cdk-validator-cfnguard::s3_bucket_default_encryption_kms_check" in report.open_ids()
+    assert "error: stale acknowledgement cdk-validator-cfnguard::s3_bucket_default_encryption_kms_check at " \
+        "ServerlessAutomation/ItemsTable" in result.stderr
+    assert "❌ fail" in _row(markdown, "CT.S3.PR.10")
 
 
 def test_the_default_synthesis_runs_no_profile(synth):

@@ -22,6 +22,7 @@ NOT_PROJECT_FILES = {
     "validation-report.json": "written by synthesis into cdk.out/",
     "aws-actions/configure-aws-credentials": "a GitHub action",
     "github/codeql-action/upload-sarif": "a GitHub action",
+    "aws/dynamodb": "the alias of DynamoDB's AWS managed KMS key",
     "ServerlessAutomation/ArtifactsBucket/Resource": "a construct path in the compliance matrix's excerpt",
 }
 

@@ -8,20 +8,18 @@ import platform
 import subprocess
 from pathlib import Path
 
-import jsonschema
 import pytest
 
 from app import STACK_ID, write_sarif
 from conftest import PROJECT_ROOT
+from conftest import SARIF_VALIDATOR as VALIDATOR
 from policies.acknowledgements import NO_BUCKET_ACCESS_LOGS
 from policies.sarif import SourceLocator, cfn_lint_findings, report_findings, sarif_log
 from policies.validation_report import ValidationReport
 
 SARIF_TESTS = PROJECT_ROOT / "tests" / "sarif"
-SCHEMA = json.loads((SARIF_TESTS / "sarif-schema-2.1.0.json").read_text())
 # `npm ci --prefix tests/sarif` (tox's gate) installs the Multitool's build for this machine.
 MULTITOOL = SARIF_TESTS / "node_modules" / "@microsoft" / f"sarif-multitool-{platform.system().lower()}" / "Sarif.Multitool"
-VALIDATOR = jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker())
 MAIN_LINES = (PROJECT_ROOT / "main.py").read_text().splitlines()
 
 
@@ -98,15 +96,30 @@ def test_an_acknowledged_finding_is_at_its_construct_ids_line_and_suppressed_wit
     assert result["suppressions"] == [{"kind": "external", "status": "accepted", "justification": NO_BUCKET_ACCESS_LOGS}]
 
 
-def test_every_acknowledged_finding_is_one_suppressed_result_on_a_line_of_main_py(gate_sarif, synth):
+def test_every_acknowledged_finding_is_one_suppressed_result_at_its_constructs_line(gate_sarif, synth):
     results = _results(gate_sarif)
-    assert sum("suppressions" in r for r in results) == len(synth.report.acknowledged) > 0
+    suppressed = sorted(
+        (r["ruleId"], r["locations"][0]["logicalLocations"][0]["fullyQualifiedName"], r["suppressions"][0]["justification"])
+        for r in results
+        if "suppressions" in r
+    )
+    assert suppressed == sorted((a.finding_id, a.construct_path, a.reason) for a in synth.report.acknowledged)
     rules = [rule["id"] for rule in gate_sarif["runs"][0]["tool"]["driver"]["rules"]]
+    stack_line = _line_of("class ServerlessBackendStack(Stack):")
     for result in results:
-        location = result["locations"][0]["physicalLocation"]
-        assert location["artifactLocation"]["uri"] == "main.py"
-        assert 1 <= location["region"]["startLine"] <= len(MAIN_LINES)
+        location = result["locations"][0]
+        assert location["physicalLocation"]["artifactLocation"]["uri"] == "main.py"
+        line = location["physicalLocation"]["region"]["startLine"]
+        path = location["logicalLocations"][0]["fullyQualifiedName"]
+        if line == stack_line:  # only CDK's singletons, which no line of main.py names
+            assert path.split("/")[1].startswith("Custom::"), path
+        else:
+            assert f'"{_first_named_id(path)}"' in MAIN_LINES[line - 1], (path, line)
         assert rules[result["ruleIndex"]] == result["ruleId"]
+
+
+def _first_named_id(path: str) -> str:
+    return next(part for part in reversed(path.split("/")) if f'"{part}"' in "\n".join(MAIN_LINES))
 
 
 def test_an_open_finding_is_an_unsuppressed_error_at_its_construct():
@@ -156,3 +169,38 @@ def test_the_readmes_annotated_finding_is_where_the_gate_puts_it(gate_sarif):
     result = next(r for r in _results(gate_sarif) if r["ruleId"] == "AwsSolutions::AwsSolutions-S1")
     line = result["locations"][0]["physicalLocation"]["region"]["startLine"]
     assert f'"region": {{"startLine": {line}}}' in example[: example.index("```")]
+
+
+def test_a_lookup_by_id_is_not_where_a_construct_is_made():
+    """main.py looks the bucket's auto-delete resource up with find_child("AutoDeleteObjectsCustomResource");
+    the construct that made it is the bucket, on the bucket's id line."""
+    locator = SourceLocator(PROJECT_ROOT, "main.py")
+    path = f"{STACK_ID}/ArtifactsBucket/AutoDeleteObjectsCustomResource/Default"
+    assert locator.locate(path) == ("main.py", _line_of('"ArtifactsBucket",'))
+    assert locator.locate(f"{STACK_ID}/ItemsApi/Endpoint") == ("main.py", _line_of('"ItemsApi",'))
+
+
+def test_each_finding_on_each_construct_is_its_own_alert(gate_sarif):
+    """Code scanning merges results with one rule and one fingerprint: CDK's singletons share the stack
+    class's line, so the fingerprint is the rule and the construct path, not the line."""
+    fingerprints = [r["partialFingerprints"]["primaryLocationLineHash"] for r in _results(gate_sarif)]
+    assert len(set(fingerprints)) == len(fingerprints)
+
+
+def test_a_cfn_lint_rule_is_described_by_cfn_lint_not_by_one_of_its_matches(tmp_path):
+    template = tmp_path / "Broken.template.json"
+    template.write_text(json.dumps({
+        "Resources": {
+            "TableA": {"Type": "AWS::DynamoDB::Table", "Properties": {"BillingMode": "FREE"}},
+            "TableB": {"Type": "AWS::DynamoDB::Table", "Properties": {"BillingMode": "FREE"}},
+        }
+    }))
+    log = sarif_log(cfn_lint_findings([template], {}, PROJECT_ROOT), SourceLocator(PROJECT_ROOT, "main.py"), "t")
+    for rule in log["runs"][0]["tool"]["driver"]["rules"]:
+        assert "TableA" not in rule["fullDescription"]["text"] and "TableB" not in rule["fullDescription"]["text"]
+    assert {"TableA", "TableB"} <= {word for r in _results(log) for word in r["message"]["text"].split("/")}
+
+
+def test_cfn_lint_needs_templates_to_read():
+    with pytest.raises(ValueError, match="no templates"):
+        cfn_lint_findings([], {}, PROJECT_ROOT)

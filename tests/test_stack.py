@@ -119,6 +119,16 @@ def test_artifacts_bucket_expires_replaced_code_versions(synth):
     assert not {"ExpirationInDays", "ExpirationDate", "Transitions"} & rules[0].keys()
 
 
+def test_artifacts_bucket_sends_its_events_to_eventbridge_natively(synth):
+    """Control Tower CT.S3.PR.4 requires event notifications; EventBridge delivery needs no target and no
+    custom resource when set on the CloudFormation bucket itself (CDK's event_bridge_enabled adds a Lambda)."""
+    _, bucket = synth.only("AWS::S3::Bucket")
+    assert bucket["Properties"]["NotificationConfiguration"] == {
+        "EventBridgeConfiguration": {"EventBridgeEnabled": True}
+    }
+    assert not synth.resources_of_type("Custom::S3BucketNotifications")
+
+
 def test_artifacts_bucket_is_destroyed_with_its_objects(synth):
     bucket_id, bucket = synth.only("AWS::S3::Bucket")
     assert bucket["DeletionPolicy"] == "Delete"
@@ -186,6 +196,13 @@ def test_table_has_point_in_time_recovery(synth):
         "AWS::DynamoDB::Table",
         {"PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True}},
     )
+
+
+def test_table_is_encrypted_with_dynamodbs_aws_managed_key(synth):
+    """Control Tower CT.DYNAMODB.PR.2 requires SSE with a KMS key; the AWS managed aws/dynamodb key meets it
+    with no key to create, and its key policy lets any principal allowed DynamoDB use it through DynamoDB."""
+    _, table = synth.only("AWS::DynamoDB::Table")
+    assert table["Properties"]["SSESpecification"] == {"SSEEnabled": True}
 
 
 def test_table_is_destroyed_by_default(synth):
@@ -510,6 +527,23 @@ def test_alarm_watches_the_error_rate_of_the_items_function(synth):
         stat = metrics[metric_id]["MetricStat"]
         assert stat["Metric"]["MetricName"] == name and stat["Stat"] == "Sum"
         assert stat["Metric"]["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function_id}}]
+
+
+def test_the_topic_lets_cloudwatch_publish_this_alarm_and_only_over_tls(synth):
+    """A topic policy replaces SNS's default one, which is what lets CloudWatch publish: with only the TLS Deny
+    (enforce_ssl) the alarm's notifications are refused (aws-solutions/automated-security-response-on-aws#43;
+    SNS developer guide, "Amazon SNS access control case examples")."""
+    topic_id, _ = synth.only("AWS::SNS::Topic")
+    alarm_id, _ = synth.only("AWS::CloudWatch::Alarm")
+    _, policy = synth.only("AWS::SNS::TopicPolicy")
+    assert policy["Properties"]["Topics"] == [{"Ref": topic_id}]
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    [allow] = [s for s in statements if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert allow["Action"] == "sns:Publish" and allow["Resource"] == {"Ref": topic_id}
+    assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [alarm_id, "Arn"]}}}
+    [deny] = [s for s in statements if s["Effect"] == "Deny"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
 def test_alarm_threshold_period_and_missing_data(synth):

@@ -1,5 +1,6 @@
 """The GitHub Actions workflows, checked offline: zizmor, GitHub's workflow schema, and the project's rules."""
 
+import configparser
 import re
 import subprocess
 import sys
@@ -31,7 +32,6 @@ ALL = {path.name: _load(path.name) for path in sorted(WORKFLOWS.glob("*.yml"))}
 
 
 GATE_SARIF = "cdk.out/gate.sarif"
-TOX_INI = (PROJECT_ROOT / "tox.ini").read_text()
 
 
 def test_zizmor_offline_finds_nothing():
@@ -72,27 +72,54 @@ def test_no_workflow_grants_anything_at_the_top_or_runs_on_pull_request_target()
         assert "pull_request_target" not in _triggers(workflow), name
 
 
+# Per (workflow, job): the gate's code-scanning job uploads SARIF (actions: read for private repositories,
+# codeql-action's upload-sarif README); deploy.yml's call of the gate must grant what the called jobs use.
 GRANTS = {
-    "deploy": {"contents": "read", "id-token": "write"},
-    # The gate uploads its SARIF to code scanning; a caller of gate.yml must grant the same.
-    "gate": {"contents": "read", "security-events": "write"},
+    ("deploy.yml", "deploy"): {"contents": "read", "id-token": "write"},
+    ("deploy.yml", "gate"): {"contents": "read", "security-events": "write", "actions": "read"},
+    ("gate.yml", "code-scanning"): {"contents": "read", "security-events": "write", "actions": "read"},
 }
 
 
 def test_every_job_has_a_timeout_and_read_only_contents_beyond_what_it_must_write():
     for name, workflow in ALL.items():
         for job_id, job in workflow["jobs"].items():
-            assert job["permissions"] == GRANTS.get(job_id, {"contents": "read"}), (name, job_id)
+            assert job["permissions"] == GRANTS.get((name, job_id), {"contents": "read"}), (name, job_id)
             if "uses" not in job:  # a called workflow: its own jobs carry the timeout
                 assert job["timeout-minutes"] > 0, (name, job_id)
 
 
-def test_the_gate_uploads_its_sarif_to_code_scanning():
-    steps = ALL["gate.yml"]["jobs"]["gate"]["steps"]
-    upload = next(step for step in steps if step.get("uses", "").startswith("github/codeql-action/upload-sarif@"))
-    assert upload["with"]["sarif_file"] == GATE_SARIF
-    assert "!cancelled()" in upload["if"]
-    assert f"--sarif {GATE_SARIF}" in TOX_INI
+def _gate_commands() -> list[str]:
+    tox = configparser.ConfigParser(interpolation=None)
+    tox.read(PROJECT_ROOT / "tox.ini")
+    return [line.strip() for line in tox["testenv:gate"]["commands"].splitlines() if line.strip()]
+
+
+def test_the_gate_writes_its_sarif_before_the_tests_so_a_failing_gate_still_uploads():
+    commands = _gate_commands()
+    [writer] = [i for i, command in enumerate(commands) if f"--sarif {GATE_SARIF}" in command]
+    assert commands[writer].startswith("- python app.py "), "its exit code must not stop tox before pytest"
+    assert writer < next(i for i, command in enumerate(commands) if command.startswith("pytest"))
+
+
+def test_only_the_code_scanning_job_holds_security_events_and_it_runs_no_project_code():
+    jobs = ALL["gate.yml"]["jobs"]
+    scanning = jobs["code-scanning"]
+    assert scanning["needs"] == "gate" and "!cancelled()" in scanning["if"]
+    uses = [step.get("uses", "") for step in scanning["steps"]]
+    assert not any("run" in step for step in scanning["steps"])
+    assert any(u.startswith("actions/download-artifact@") for u in uses)
+    upload = next(s for s in scanning["steps"] if s.get("uses", "").startswith("github/codeql-action/upload-sarif@"))
+    assert upload["with"]["sarif_file"].endswith(Path(GATE_SARIF).name)
+    published = next(s for s in jobs["gate"]["steps"] if s.get("with", {}).get("path") == GATE_SARIF)
+    assert published["uses"].startswith("actions/upload-artifact@") and "!cancelled()" in published["if"]
+
+
+def test_the_vendored_sarif_schema_is_the_one_the_pinned_upload_sarif_carries():
+    text = (WORKFLOWS / "gate.yml").read_text()
+    version = re.search(r"github/codeql-action/upload-sarif@[0-9a-f]{40} # (v[\d.]+)", text).group(1)
+    assert f"github/codeql-action {version}" in (PROJECT_ROOT / "tests" / "test_sarif.py").read_text()
+    assert f"`upload-sarif` {version}" in (PROJECT_ROOT / "README.md").read_text()
 
 
 def test_id_token_is_granted_only_to_the_deploy_job_and_only_with_an_environment():
@@ -126,8 +153,8 @@ def test_the_gate_publishes_the_report_and_the_assembly_it_checked():
     runs = "\n".join(step.get("run", "") for step in steps)
     assert "cdk.out/policy-report.md" in runs and "$GITHUB_STEP_SUMMARY" in runs
     assert "python -m policies.ledger delta" in runs and "git merge-base" in runs
-    [upload] = [s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@")]
-    assert upload["with"]["name"] == "cdk-out" and upload["with"]["path"] == "cdk.out/"
+    uploads = {s["with"]["name"]: s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@")}
+    assert set(uploads) == {"cdk-out", "gate-sarif"} and uploads["cdk-out"]["with"]["path"] == "cdk.out/"
     setup = next(s for s in steps if s.get("uses", "").startswith("actions/setup-python@"))
     assert setup["with"]["cache"] == "pip"
 
