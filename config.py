@@ -18,8 +18,10 @@ from constructs import Node
 LOG_RETENTION_DAYS = (7, 14, 30, 90, 180, 365)
 LOG_LEVELS = ("DEBUG", "INFO", "WARN", "ERROR")
 API_AUTH = ("iam", "none")
-# Opt-in policy sets run at synth beside the default packs (policies/profiles.py builds each one).
+# Opt-in policy sets run at synth beside the default packs (policies/profiles.py builds each one); `all` selects
+# every one, so a command that runs them all never lists them.
 COMPLIANCE_PROFILES = ("control-tower", "nist-800-53-r5", "hipaa-security", "pci-dss-321")
+EVERY_PROFILE = "all"
 # CDK's own context keys (feature flags "@aws-cdk/...", the CLI's "aws:cdk:...", cached lookups "key:account:...")
 # all carry a separator; the project's settings are plain snake_case names.
 _SETTING_NAME = re.compile(r"[a-z][a-z0-9_]*")
@@ -93,7 +95,7 @@ ALLOWED = {
     "error_rate_threshold_percent": ("a number above 0 and at most 100", "5"),
     "log_level": ("DEBUG, INFO, WARN or ERROR", "INFO"),
     "compliance": (
-        "empty or a comma-separated list of " + ", ".join(COMPLIANCE_PROFILES),
+        f"empty, {EVERY_PROFILE}, or a comma-separated list of " + ", ".join(COMPLIANCE_PROFILES),
         "control-tower,nist-800-53-r5",
     ),
 }
@@ -111,7 +113,8 @@ def _coerce(name: str, raw, kind: str):
         names = raw.split(",") if isinstance(raw, str) else raw
         if not isinstance(names, list | tuple) or not all(isinstance(part, str) for part in names):
             _check(name, False, raw)
-        return tuple(dict.fromkeys(part.strip() for part in names if part.strip()))
+        selected = tuple(dict.fromkeys(part.strip() for part in names if part.strip()))
+        return COMPLIANCE_PROFILES if EVERY_PROFILE in selected else selected
     if not isinstance(raw, str):
         return raw
     try:

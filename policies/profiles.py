@@ -1,12 +1,11 @@
-"""Compliance profiles: policy sets a platform team opts into with `-c compliance=<name>,...` (config.py).
+"""Compliance profiles: policy sets a platform team opts into with `-c compliance=<name>,...` (or `all`), named
+in config.COMPLIANCE_PROFILES and built here, in PROFILES.
 
 Each profile is one more CDK validation plugin, added beside the default packs (policies/pack.py), so its
 findings fail synth and deploy like any other and are acknowledged the same way (policies/acknowledgements.py):
-
-- `control-tower`: AWS Control Tower's proactive controls, through cdklabs-cdk-validator-cfnguard. It runs the
-  cfn-guard binary and the Control Tower Guard rules bundled in its wheel, offline, over the synthesized
-  templates. In an organization that enables one of these controls, its CloudFormation hook fails the deploy.
-- `nist-800-53-r5`, `hipaa-security`, `pci-dss-321`: cdk-nag's packs of those names.
+AWS Control Tower's proactive controls through cdklabs-cdk-validator-cfnguard (the cfn-guard binary and the
+Control Tower Guard rules bundled in its wheel, run offline over the synthesized templates; in an organization
+that enables one of these controls, its CloudFormation hook fails the deploy), and cdk-nag's compliance packs.
 
 Guard rules have no per-resource suppression of their own. The plugin reports each violating resource by template
 and logical id, and CDK maps that back to the construct that made it, so `Validations.of(construct).acknowledge()`
@@ -24,7 +23,7 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 
 from aws_cdk import CfnResource, IPolicyValidationPlugin
-from cdk_nag import HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks
+from cdk_nag import HIPAASecurityChecks, NagPack, NIST80053R5Checks, PCIDSS321Checks
 from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
 from constructs import IConstruct
 
@@ -45,16 +44,19 @@ class Profile:
     title: str
     documentation: str
     build: Callable[[IConstruct], IPolicyValidationPlugin]
-    # cdk-nag checks typed L1 classes (`instanceof CfnFunction`), so it never sees CDK's raw CfnResource
-    # providers; Control Tower reads every resource in the template.
-    sees_raw_resources: bool
+
+    @property
+    def cdk_nag_pack(self) -> bool:
+        return isinstance(self.build, type) and issubclass(self.build, NagPack)
 
     def finding_id(self, rule: str) -> str:
         """The acknowledgement id of one of this profile's rules, given without the profile's prefix."""
         return f"{self.plugin_name}::{self.rule_prefix}{rule}"
 
     def sees(self, resource: CfnResource) -> bool:
-        return self.sees_raw_resources or type(resource) is not CfnResource
+        """cdk-nag checks typed L1 classes (`instanceof CfnFunction`), so it never sees CDK's raw CfnResource
+        providers; Control Tower reads every resource in the template."""
+        return not self.cdk_nag_pack or type(resource) is not CfnResource
 
 
 def _nag_pack(name: str, pack, title: str, pack_name: str) -> Profile:
@@ -65,7 +67,6 @@ def _nag_pack(name: str, pack, title: str, pack_name: str) -> Profile:
         title=title,
         documentation=CDK_NAG_RULES,
         build=pack,
-        sees_raw_resources=False,
     )
 
 
@@ -80,7 +81,6 @@ PROFILES: dict[str, Profile] = {
         build=lambda _scope: CfnGuardValidator(  # pyright: ignore[reportArgumentType]
             control_tower_rules_enabled=True, max_buffer=GUARD_OUTPUT_BUFFER_BYTES
         ),
-        sees_raw_resources=True,
     ),
     "nist-800-53-r5": _nag_pack("nist-800-53-r5", NIST80053R5Checks, "cdk-nag NIST 800-53 rev 5", "NIST.800.53.R5"),
     "hipaa-security": _nag_pack("hipaa-security", HIPAASecurityChecks, "cdk-nag HIPAA Security", "HIPAA.Security"),

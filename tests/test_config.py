@@ -18,8 +18,9 @@ CASES = [
     ({"error_rate_threshold_percent": "0"}, "error_rate_threshold_percent", "above 0 and at most 100"),
     ({"error_rate_threshold_percent": "many"}, "error_rate_threshold_percent", "above 0 and at most 100"),
     ({"alarm_email": "not-an-address"}, "alarm_email", "an e-mail address"),
-    ({"compliance": "cis-benchmark"}, "compliance", "control-tower, nist-800-53-r5, hipaa-security, pci-dss-321"),
+    ({"compliance": "cis-benchmark"}, "compliance", ", ".join(config.COMPLIANCE_PROFILES)),
     ({"compliance": "control-tower;hipaa-security"}, "compliance", "comma-separated list"),
+    ({"compliance": "every"}, "compliance", "empty, all, or"),
     ({"compliance": ["control-tower", 5]}, "compliance", "comma-separated list"),
     ({"compliance": 5}, "compliance", "comma-separated list"),
 ]
@@ -61,6 +62,8 @@ def test_profiles_from_cdk_json_and_from_the_command_line_are_the_same_setting()
     assert from_cdk_json == from_command_line
     assert from_cdk_json.compliance == ("control-tower", "pci-dss-321")
     assert ServiceConfig.from_settings({"compliance": ""}).compliance == ServiceConfig().compliance == ()
+    assert ServiceConfig.from_settings({"compliance": "all"}).compliance == config.COMPLIANCE_PROFILES
+    assert ServiceConfig.from_settings({"compliance": ["all"]}).compliance == config.COMPLIANCE_PROFILES
 
 
 JSON_VALUES = st.recursive(
@@ -88,7 +91,7 @@ def test_any_compliance_value_is_known_profiles_or_one_line_naming_them(value):
         (["-c", "=iam"], "-c =iam: expected KEY=VALUE"),
         (["-c", "log_retension_days=7"], "did you mean log_retention_days"),
         (["-c", "log_retention_days=abc"], "log_retention_days must be one of 7, 14, 30, 90, 180, 365"),
-        (["-c", "compliance=cis"], "compliance must be empty or a comma-separated list of control-tower"),
+        (["-c", "compliance=cis"], "compliance must be empty, all, or a comma-separated list of control-tower"),
     ],
 )
 def test_the_app_prints_one_line_and_exits_non_zero(argv, expected, capsys):

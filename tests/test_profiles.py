@@ -4,19 +4,19 @@ with the mission's reason, no acknowledgement is stale, and the report carries t
 import configparser
 import json
 import platform
+import re
 import subprocess
 import sys
 import tarfile
 
 import pytest
 
-from config import COMPLIANCE_PROFILES
+from config import COMPLIANCE_PROFILES, EVERY_PROFILE
 from conftest import PROJECT_ROOT, SARIF_VALIDATOR
 from policies.acknowledgements import DEPARTURES
 from policies.profiles import GUARD_RULES_IN_WHEEL, PROFILES, control_tower_controls, guard_bundle
 from policies.validation_report import ValidationReport
 
-EVERY_PROFILE = ",".join(COMPLIANCE_PROFILES)
 GUARD_ARCH = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
 
 
@@ -145,6 +145,13 @@ def test_the_profiles_are_exactly_the_settings_values_and_the_compliance_environ
     tox = configparser.ConfigParser(interpolation=None)
     tox.read(PROJECT_ROOT / "tox.ini")
     assert f"-c compliance={EVERY_PROFILE}" in tox["testenv:compliance"]["commands"]
+
+
+def test_the_readmes_profile_table_is_the_profiles():
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    section = readme[readme.index("### Compliance profiles") :]
+    table = section[section.index("| Profile |") : section.index("\n\n", section.index("| Profile |"))]
+    assert re.findall(r"^\| `([\w-]+)` \|", table, re.MULTILINE) == list(COMPLIANCE_PROFILES)
 
 
 def test_every_control_tower_rule_in_the_wheel_is_read_with_its_id_and_resource_types():
