@@ -334,3 +334,58 @@ def test_unscoped_resource_rule_allows_api_gateway_logging_on_the_account_role_o
 
 
 # The real stack, broken once per rule, fails synthesis ------------------------------------------------------
+
+
+# SA-DEP11 an alarm's topic lets CloudWatch publish ------------------------------------------------------------
+
+
+def alarm_to_topic(stack, *, allow_cloudwatch=True, allow_for="this", encrypt_with_sns_key=False):
+    from aws_cdk import aws_cloudwatch as cloudwatch
+    from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+    from aws_cdk import aws_kms as kms
+    from aws_cdk import aws_sns as sns
+
+    key = kms.Alias.from_alias_name(stack, "SnsKey", "alias/aws/sns") if encrypt_with_sns_key else None
+    topic = sns.Topic(stack, "Topic", enforce_ssl=True, master_key=key)
+    metric = cloudwatch.Metric(namespace="AWS/Lambda", metric_name="Errors")
+    alarm = cloudwatch.Alarm(stack, "Alarm", metric=metric, threshold=1, evaluation_periods=1)
+    other = cloudwatch.Alarm(stack, "Other", metric=metric, threshold=2, evaluation_periods=1)
+    if allow_cloudwatch:
+        source = alarm if allow_for == "this" else other
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions={"ArnEquals": {"aws:SourceArn": source.alarm_arn}},
+            )
+        )
+    alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+
+
+def test_dep11_passes_a_topic_whose_policy_lets_cloudwatch_publish_for_the_alarm(tmp_path):
+    assert not findings_of(tmp_path, deployability.AlarmTopicsLetCloudWatchPublish, alarm_to_topic)
+
+
+def test_dep11_rejects_a_topic_policy_with_only_the_tls_deny(tmp_path):
+    findings = findings_of(
+        tmp_path, deployability.AlarmTopicsLetCloudWatchPublish, lambda s: alarm_to_topic(s, allow_cloudwatch=False)
+    )
+    assert [f["path"].split("/")[1] for f in findings] == ["Alarm"]
+    assert "cloudwatch.amazonaws.com" in findings[0]["message"]
+
+
+def test_dep11_rejects_a_grant_for_another_alarm_only(tmp_path):
+    findings = findings_of(
+        tmp_path, deployability.AlarmTopicsLetCloudWatchPublish, lambda s: alarm_to_topic(s, allow_for="other")
+    )
+    assert [f["path"].split("/")[1] for f in findings] == ["Alarm"]
+
+
+def test_dep11_rejects_a_topic_encrypted_with_the_aws_managed_sns_key(tmp_path):
+    findings = findings_of(
+        tmp_path,
+        deployability.AlarmTopicsLetCloudWatchPublish,
+        lambda s: alarm_to_topic(s, encrypt_with_sns_key=True),
+    )
+    assert findings and "alias/aws/sns" in findings[0]["message"]

@@ -23,6 +23,7 @@ NOT_PROJECT_FILES = {
     "aws-actions/configure-aws-credentials": "a GitHub action",
     "github/codeql-action/upload-sarif": "a GitHub action",
     "aws/dynamodb": "the alias of DynamoDB's AWS managed KMS key",
+    "alias/aws/sns": "the alias of SNS's AWS managed KMS key",
     "ServerlessAutomation/ArtifactsBucket/Resource": "a construct path in the compliance matrix's excerpt",
 }
 

@@ -71,6 +71,9 @@ REAL_STACK_BREAKS = {
         "Code.S3Bucket", {"Fn::Sub": "cdk-hnb659fds-assets-${AWS::AccountId}-${AWS::Region}"}
     ),
     "SA-DEP10": lambda stack: _cfn(stack.function).add_property_deletion_override("Code.S3ObjectVersion"),
+    "SA-DEP11": lambda stack: _cfn(stack.alarm_topic.node.find_child("Policy")).add_property_deletion_override(
+        "PolicyDocument.Statement.1"
+    ),
     "SA-SEC1": lambda stack: stack.function.add_environment("DB_PASSWORD", "hunter2"),
 }
 

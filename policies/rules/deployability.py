@@ -380,3 +380,70 @@ class ApplicationCodeVersionPinned(PolicyRule):
         if deployment_id and template.properties(deployment_id).get("Extract", True) is not False:
             problems.append(f"{deployment_id} extracts the zip instead of copying it")
         return problems
+
+
+CLOUDWATCH = "cloudwatch.amazonaws.com"
+AWS_MANAGED_SNS_KEY = "alias/aws/sns"
+ALARM_ACTION_PROPERTIES = ("AlarmActions", "OKActions", "InsufficientDataActions")
+
+
+@register
+class AlarmTopicsLetCloudWatchPublish(PolicyRule):
+    """Every SNS topic an alarm notifies lets CloudWatch publish to it.
+
+    Why: an AWS::SNS::TopicPolicy replaces the topic's default policy, whose account-wide Allow is what lets
+    CloudWatch publish. With only a TLS Deny (CDK's enforce_ssl) every notification is refused: "alarm ... is not
+    authorized to perform: SNS:Publish ... because no resource-based policy allows" (aws-solutions/
+    automated-security-response-on-aws#43). A topic encrypted with the AWS managed SNS key cannot be used by
+    CloudWatch at all (its key policy cannot be changed; ASFHyP3/hyp3#762). The alarm still changes state, so
+    only its history shows the failure. A customer managed key's policy is not read here.
+    """
+
+    rule_id = "SA-DEP11"
+    resource_types = frozenset({"AWS::CloudWatch::Alarm"})
+    fix = (
+        "topic.add_to_resource_policy() allowing cloudwatch.amazonaws.com sns:Publish on the topic with "
+        "aws:SourceArn of the alarm; no alias/aws/sns key on an alarm's topic."
+    )
+
+    def check(self, properties, logical_id, template):
+        topics = {
+            topic
+            for name in ALARM_ACTION_PROPERTIES
+            for action in as_list(properties.get(name, []))
+            if (topic := reference(action)) and template.resource(topic).get("Type") == "AWS::SNS::Topic"
+        }
+        problems = []
+        for topic in sorted(topics):
+            if AWS_MANAGED_SNS_KEY in str(template.properties(topic).get("KmsMasterKeyId", "")):
+                problems.append(f"topic {topic} is encrypted with {AWS_MANAGED_SNS_KEY}, which CloudWatch cannot use")
+            policies = [
+                policy_id
+                for policy_id, policy in template.of_type("AWS::SNS::TopicPolicy").items()
+                if topic in {reference(t) for t in as_list(policy.get("Properties", {}).get("Topics", []))}
+            ]
+            if policies and not any(
+                _lets_cloudwatch_publish(statement, logical_id)
+                for policy_id in policies
+                for statement in allow_statements(template.properties(policy_id))
+            ):
+                problems.append(
+                    f"topic {topic}'s policy ({', '.join(policies)}) does not let {CLOUDWATCH} publish for this alarm"
+                )
+        return problems
+
+
+def _lets_cloudwatch_publish(statement: dict, alarm_id: str) -> bool:
+    principal = statement.get("Principal", {})
+    services = as_list(principal.get("Service", [])) if isinstance(principal, dict) else []
+    if principal != "*" and CLOUDWATCH not in services:
+        return False
+    if not {"sns:publish", "sns:*", "*"} & {action.lower() for action in statement_actions(statement)}:
+        return False
+    source_arns = [
+        value
+        for operator in statement.get("Condition", {}).values()
+        for key, value in operator.items()
+        if key.lower() == "aws:sourcearn"
+    ]
+    return all(alarm_id in references(value) for value in source_arns)
