@@ -93,22 +93,27 @@ class ItemsFunction:
         self.tracer.begin()
         correlation.trace_id = self.tracer.trace_id()
         correlation.request_id = (event.get("requestContext") or {}).get("requestId")
-        method, resource = event.get("httpMethod"), event.get("resource")
+        status, failure = None, None
         try:
             status, body, headers = self._dispatch(event)
         except ApiError as error:
             status, body = error.status, {"error": {"code": error.code, "message": error.message}}
             headers = error.headers
-        logger.info(
-            "request",
-            extra={
-                "method": method,
-                "resource": resource,
-                "status": status,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-                "dynamodb_ms": round(self.tracer.spent_seconds * 1000, 1),
-            },
-        )
+        except Exception as error:
+            failure = type(error).__name__  # the real cause, on the request's line, then raised for the alarm
+            raise
+        finally:
+            logger.info(
+                "request",
+                extra={
+                    "method": event.get("httpMethod"),
+                    "resource": event.get("resource"),
+                    "status": status,
+                    "failure": failure,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    "dynamodb_ms": round(self.tracer.spent_seconds * 1000, 1),
+                },
+            )
         return _response(status, body, headers)
 
     def _dispatch(self, event: dict) -> tuple[int, dict | None, dict]:

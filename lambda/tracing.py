@@ -79,23 +79,32 @@ class DynamoDBTracer:
         """A new request: the time spent in DynamoDB counts from zero."""
         self.spent_seconds = 0.0
 
-    def _before_call(self, model, params, context, **_) -> None:
-        context["tracing"] = {"start": self._clock(), "table": params.get("TableName")}
-
-    def _after_call(self, http_response, parsed, model, context, **_) -> None:
-        metadata = parsed.get("ResponseMetadata", {})
-        status = metadata.get("HTTPStatusCode", getattr(http_response, "status_code", None))
-        error_code = parsed.get("Error", {}).get("Code", "")
-        self._finish(
-            model.name, context, status, metadata.get("RequestId"), metadata.get("RetryAttempts", 0), error_code
-        )
-
-    def _after_call_error(self, model, context, exception, **_) -> None:
-        self._finish(model.name, context, None, None, None, type(exception).__name__)
-
-    def _finish(self, operation, context, status, request_id, retries, error_code) -> None:
+    # Each hook takes only what botocore passes it by keyword, as **kwargs, and never raises: botocore emits
+    # after-call with http_response, parsed, model and context, but after-call-error (a connection error, a
+    # read timeout) with exception and context only (botocore/client.py, BaseClient._make_api_call).
+    def _before_call(self, **kwargs) -> None:
         try:
-            recorded = context.pop("tracing", None)
+            kwargs["context"]["tracing"] = {
+                "start": self._clock(),
+                "operation": kwargs["model"].name,
+                "table": kwargs["params"].get("TableName"),
+            }
+        except Exception as error:  # telemetry must never fail the request it describes
+            self._warn_once(error)
+
+    def _after_call(self, **kwargs) -> None:
+        parsed = kwargs.get("parsed") or {}
+        metadata = parsed.get("ResponseMetadata", {})
+        status = metadata.get("HTTPStatusCode", getattr(kwargs.get("http_response"), "status_code", None))
+        error_code = parsed.get("Error", {}).get("Code", "")
+        self._finish(kwargs.get("context"), status, metadata.get("RequestId"), metadata.get("RetryAttempts", 0), error_code)
+
+    def _after_call_error(self, **kwargs) -> None:
+        self._finish(kwargs.get("context"), None, None, None, type(kwargs.get("exception")).__name__)
+
+    def _finish(self, context, status, request_id, retries, error_code) -> None:
+        try:
+            recorded = context.pop("tracing", None) if isinstance(context, dict) else None
             if recorded is None:
                 return
             end = self._clock()
@@ -103,7 +112,7 @@ class DynamoDBTracer:
             header = trace_context(self._environment.get("_X_AMZN_TRACE_ID"))
             if header.get("Sampled") != "1" or "Root" not in header or "Parent" not in header:
                 return
-            document = subsegment(operation, recorded, end, header, status, request_id, retries, error_code)
+            document = subsegment(recorded, end, header, status, request_id, retries, error_code)
             self._send(HEADER + json.dumps(document, separators=(",", ":")).encode())
         except Exception as error:  # telemetry must never fail the request it describes
             self._warn_once(error)
@@ -135,7 +144,7 @@ class LogCorrelation(logging.Filter):
         return True
 
 
-def subsegment(operation, recorded, end, header, status, request_id, retries, error_code) -> dict:
+def subsegment(recorded, end, header, status, request_id, retries, error_code) -> dict:
     """The segment document of one DynamoDB call (X-Ray developer guide, "AWS X-Ray segment documents")."""
     throttled = status == 429 or error_code in THROTTLING_CODES
     fault = status is None or status >= 500
@@ -148,7 +157,7 @@ def subsegment(operation, recorded, end, header, status, request_id, retries, er
         "namespace": "aws",
         "start_time": recorded["start"],
         "end_time": end,
-        "aws": {"operation": operation, "table_name": recorded["table"], "request_id": request_id, "retries": retries},
+        "aws": {"operation": recorded["operation"], "table_name": recorded["table"], "request_id": request_id, "retries": retries},
         "error": status is not None and 400 <= status < 500,
         "throttle": throttled,
         "fault": fault,

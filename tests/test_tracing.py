@@ -117,8 +117,8 @@ def traced(handler_module, local_dynamodb, synth, daemon):
         "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{daemon.getsockname()[1]}",
     }
 
-    def build(endpoint_url=local_dynamodb.endpoint_url):
-        client = create_client(handler_module.CLIENT_CONFIG, endpoint_url=endpoint_url)
+    def build(endpoint_url=local_dynamodb.endpoint_url, config=handler_module.CLIENT_CONFIG):
+        client = create_client(config, endpoint_url=endpoint_url)
         return handler_module.ItemsFunction.from_environment(environment, client)
 
     return build, environment, items_table(api)
@@ -171,6 +171,55 @@ def test_a_throttled_call_retried_then_raised_is_flagged_as_throttled(traced, da
     [throttled] = received(daemon)
     assert throttled["throttle"] and throttled["error"] and not throttled["fault"]
     assert throttled["aws"]["retries"] == 2, "three attempts: the client's retry configuration"
+
+
+@pytest.fixture
+def silent_server():
+    """A port that accepts connections and never answers."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    listener.close()
+
+
+@pytest.fixture
+def closed_port():
+    """A port nothing listens on (bound, then closed: connections to it are refused)."""
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "error"),
+    [("closed_port", "EndpointConnectionError"), ("silent_server", "ReadTimeoutError")],
+    ids=["connection-refused", "read-timeout"],
+)
+def test_a_transport_failure_is_raised_as_itself_and_sent_as_a_fault(
+    traced, daemon, stage, request, handler_module, caplog, endpoint, error
+):
+    """botocore's after-call-error carries no operation model, only the exception and the context
+    (botocore/client.py): the shipped instrumentation must take that, so the alarm's invocation fails with the
+    real cause and the trace shows the call as a fault. Short timeouts only to keep the test fast."""
+    from botocore.config import Config
+
+    build, _, table = traced
+    quick = handler_module.CLIENT_CONFIG.merge(Config(connect_timeout=0.2, read_timeout=0.2))
+    function = build(request.getfixturevalue(endpoint), quick)
+    with caplog.at_level(logging.INFO, logger="items"):
+        with pytest.raises(Exception) as raised:
+            ApiClient(function, stage).request("GET", "/items/unreachable")
+    assert type(raised.value).__name__ == error
+    [fault] = received(daemon)
+    assert fault["fault"] and not fault["error"] and not fault["throttle"] and "http" not in fault
+    assert (fault["aws"]["operation"], fault["aws"]["table_name"]) == ("GetItem", table)
+    assert fault["cause"]["exceptions"][0]["type"] == error
+    [line] = [r for r in caplog.records if r.name == "items"]
+    assert line.failure == error and line.status is None and line.dynamodb_ms > 0
+    assert not [r for r in caplog.records if r.name == "items.tracing"], "no tracing warning: nothing failed there"
 
 
 def test_a_daemon_that_cannot_be_reached_costs_one_warning_and_no_request(traced, stage, caplog):
