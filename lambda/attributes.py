@@ -5,10 +5,12 @@ DynamoDB counts significant digits with leading and trailing zeros trimmed, so 1
 one digit and storable, where boto3's TypeSerializer raises decimal.Rounded on it (issue 10).
 validation.py has already refused numbers DynamoDB cannot hold exactly. Read back, an integral number
 becomes an int and any other a float, the types the client's JSON had (validation guarantees a fraction
-survives the double).
+survives the double), except a large integer whose exponent form is shorter (see _number).
 """
 
-from decimal import Decimal
+from decimal import Context, Decimal
+
+import limits
 
 
 def to_attribute(value) -> dict:
@@ -36,8 +38,7 @@ def from_attribute(attribute: dict):
     if kind == "S" or kind == "BOOL":
         return value
     if kind == "N":
-        number = Decimal(value)
-        return int(number) if number == number.to_integral_value() else float(number)
+        return _number(Decimal(value))
     if kind == "NULL":
         return None
     if kind == "L":
@@ -45,6 +46,21 @@ def from_attribute(attribute: dict):
     if kind == "M":
         return from_item(value)
     raise TypeError(f"attribute type {kind} is not written by this API")
+
+
+# Enough precision for any number DynamoDB stores (38 significant digits), so normalizing never rounds.
+EXACT = Context(prec=limits.DYNAMODB_NUMBER_DIGITS)
+
+
+def _number(number: Decimal) -> int | float | Decimal:
+    """An integral number as an int, unless it reaches PLAIN_INTEGER_LIMIT and its exponent form is shorter: then
+    a normalized Decimal, which json_text.py writes as 1E+125 rather than 126 digits. A fraction as a float."""
+    if number != number.to_integral_value():
+        return float(number)
+    if abs(number) < limits.PLAIN_INTEGER_LIMIT:
+        return int(number)
+    exponent_form = number.normalize(EXACT)
+    return exponent_form if len(str(exponent_form)) < len(str(int(number))) else int(number)
 
 
 def from_item(item: dict) -> dict:

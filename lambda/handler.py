@@ -16,6 +16,7 @@ import uuid
 
 from botocore.config import Config
 
+import json_text
 import limits
 import validation
 from dynamodb_client import create_client
@@ -41,8 +42,6 @@ CLIENT_CONFIG = Config(
 NO_PARAMETERS = frozenset()
 LIST_PARAMETERS = frozenset({"limit", "next"})
 DELETE_PARAMETERS = frozenset({"version"})
-# json.dumps' separator between list elements, which _page_within_payload_limit counts per item.
-ITEM_SEPARATOR = ", "
 
 
 def parse_routes(operations: str) -> dict[tuple[str, str], str]:
@@ -172,7 +171,7 @@ def handler(event: dict, context) -> dict:
 
 
 def _path_id(event: dict) -> str:
-    return validation.validate_id((event.get("pathParameters") or {}).get("id"))
+    return validation.path_id((event.get("pathParameters") or {}).get("id"))
 
 
 def _body(event: dict) -> dict:
@@ -201,16 +200,20 @@ def _page_within_payload_limit(items: list[dict], last_id: str | None) -> dict:
     budget = limits.LAMBDA_SYNC_PAYLOAD_BYTES - _payload_bytes(_response(200, longest_token_page, {}))
     kept = 0
     for index, item in enumerate(items):
-        budget -= _escaped_bytes(item) + (len(ITEM_SEPARATOR) if index else 0)
+        budget -= _escaped_bytes(item) + (len(json_text.ITEM_SEPARATOR) if index else 0)
         if budget < 0:
             break
         kept += 1
+    if kept == 0:
+        # Never an empty page with a `next`, which would skip every item of this Scan page for every reader: one
+        # item always fits (tests/test_handler_limits.py bounds the largest), so this is a defect, raised.
+        raise RuntimeError(f"item {items[0]['id']} alone exceeds Lambda's response payload")
     return _page(items[:kept], items[kept - 1]["id"])
 
 
 def _escaped_bytes(item: dict) -> int:
     """What one item adds to the response envelope: its JSON text, escaped again as part of the body string."""
-    return len(json.dumps(json.dumps(item, ensure_ascii=False))) - len('""')
+    return len(json.dumps(json_text.dumps(item))) - len('""')
 
 
 def _payload_bytes(response: dict) -> int:
@@ -223,5 +226,5 @@ def _response(status: int, body: dict | None, headers: dict) -> dict:
     response = {"statusCode": status, "headers": {**headers}, "body": ""}
     if body is not None:
         response["headers"]["Content-Type"] = "application/json"
-        response["body"] = json.dumps(body, ensure_ascii=False)
+        response["body"] = json_text.dumps(body)
     return response

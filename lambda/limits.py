@@ -26,6 +26,10 @@ PAGE_SIZE_MAX = 100
 # model (JSON numbers in JavaScript) can state exactly.
 VERSION_MAX = 2**53 - 1
 
+# Integers below this are written in full in responses, as JavaScript's Number::toString writes them (ECMAScript,
+# section 6.1.6.1.20: exponent form from 1e21); larger ones in exponent form where that is shorter (1E+125).
+PLAIN_INTEGER_LIMIT = 10**21
+
 # The platform's limits ----------------------------------------------------------------------------------------
 
 # Lambda: "Invocation payload (request and response): 6 MB each for request and response (synchronous)"

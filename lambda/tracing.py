@@ -97,7 +97,9 @@ class DynamoDBTracer:
         metadata = parsed.get("ResponseMetadata", {})
         status = metadata.get("HTTPStatusCode", getattr(kwargs.get("http_response"), "status_code", None))
         error_code = parsed.get("Error", {}).get("Code", "")
-        self._finish(kwargs.get("context"), status, metadata.get("RequestId"), metadata.get("RetryAttempts", 0), error_code)
+        self._finish(
+            kwargs.get("context"), status, metadata.get("RequestId"), metadata.get("RetryAttempts", 0), error_code
+        )
 
     def _after_call_error(self, **kwargs) -> None:
         self._finish(kwargs.get("context"), None, None, None, type(kwargs.get("exception")).__name__)
@@ -157,7 +159,12 @@ def subsegment(recorded, end, header, status, request_id, retries, error_code) -
         "namespace": "aws",
         "start_time": recorded["start"],
         "end_time": end,
-        "aws": {"operation": recorded["operation"], "table_name": recorded["table"], "request_id": request_id, "retries": retries},
+        "aws": {
+            "operation": recorded["operation"],
+            "table_name": recorded["table"],
+            "request_id": request_id,
+            "retries": retries,
+        },
         "error": status is not None and 400 <= status < 500,
         "throttle": throttled,
         "fault": fault,

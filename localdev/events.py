@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import base64
 import time
 import uuid
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs
 
 
 def proxy_event(
@@ -29,12 +28,10 @@ def proxy_event(
     multi_headers: dict[str, list[str]] = {}
     for name, value in header_lines:
         multi_headers.setdefault(name, []).append(value)
-    is_base64 = False
     if isinstance(body, bytes):
-        try:
-            body = body.decode("utf-8")
-        except UnicodeDecodeError:
-            body, is_base64 = base64.b64encode(body).decode("ascii"), True
+        # The stack sets no binary media types, so API Gateway treats every payload as UTF-8 text ("Binary
+        # media types for REST APIs in API Gateway"); bytes that are not UTF-8 are replaced, never base64-encoded.
+        body = body.decode("utf-8", errors="replace")
     request_id = str(uuid.uuid4())
     return {
         "resource": resource,
@@ -44,7 +41,9 @@ def proxy_event(
         "multiValueHeaders": multi_headers or None,
         "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} or None,
         "multiValueQueryStringParameters": multi_query or None,
-        "pathParameters": {k: unquote(v) for k, v in (path_parameters or {}).items()} or None,
+        # As sent, still percent-encoded: REST APIs do not decode path parameters (serverless/serverless#5037;
+        # hotsock/voker#8 captured it from live REST APIs and function URLs; HTTP APIs decode them).
+        "pathParameters": dict(path_parameters or {}) or None,
         "stageVariables": None,
         "requestContext": {
             "resourcePath": resource,
@@ -58,5 +57,5 @@ def proxy_event(
             "identity": {"sourceIp": "127.0.0.1", "userAgent": header_map.get("User-Agent")},
         },
         "body": body if body not in (None, "") else None,
-        "isBase64Encoded": is_base64,
+        "isBase64Encoded": False,
     }

@@ -174,7 +174,13 @@ class ApiClient:
             body = json.dumps(body)
         resource, parameters = route_of(path)
         event = proxy_event(
-            method, resource, path, path_parameters=parameters, query_string=query, headers=headers, body=body,
+            method,
+            resource,
+            path,
+            path_parameters=parameters,
+            query_string=query,
+            headers=headers,
+            body=body,
             stage=self.stage,
         )
         response = self._handle(event, None)

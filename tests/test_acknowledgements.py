@@ -63,22 +63,24 @@ def test_review_report_lists_each_acknowledgement_with_its_reason(synth):
 
 
 def test_review_report_shows_an_open_finding_by_resource():
-    report = ValidationReport.from_json({
-        "pluginReports": [
-            {
-                "pluginName": "AwsSolutions",
-                "conclusion": "failure",
-                "violations": [
-                    {
-                        "ruleName": "AwsSolutions-SQS3",
-                        "description": "The SQS queue has no DLQ.",
-                        "severity": "error",
-                        "violatingConstructs": [{"constructPath": "S/Queue/Resource"}],
-                    }
-                ],
-            }
-        ]
-    })
+    report = ValidationReport.from_json(
+        {
+            "pluginReports": [
+                {
+                    "pluginName": "AwsSolutions",
+                    "conclusion": "failure",
+                    "violations": [
+                        {
+                            "ruleName": "AwsSolutions-SQS3",
+                            "description": "The SQS queue has no DLQ.",
+                            "severity": "error",
+                            "violatingConstructs": [{"constructPath": "S/Queue/Resource"}],
+                        }
+                    ],
+                }
+            ]
+        }
+    )
     markdown = render(report)
     assert "### `S/Queue/Resource`" in markdown and "AwsSolutions::AwsSolutions-SQS3" in markdown
     assert "1 open" in markdown and len(report.open) == 1

@@ -14,7 +14,9 @@ JSON_NUMBERS = st.integers(min_value=-(10**45), max_value=10**45) | st.floats(
 ).map(lambda f: json.loads(json.dumps(f), parse_float=Decimal))
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | JSON_NUMBERS | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(min_size=1, max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(min_size=1, max_size=8), children, max_size=4)
+    ),
     max_leaves=20,
 )
 

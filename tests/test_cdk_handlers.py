@@ -173,8 +173,14 @@ def _run_auto_delete(handlers, stub, event, tmp_path):
         "CFN_RESPONSE_STUB_PORT": str(stub.port),
     }
     subprocess.run(
-        ["node", "-r", str(NODE_SUPPORT / "respond-to-local-stub.js"), str(NODE_SUPPORT / "invoke.js"),
-         str(handlers / AUTO_DELETE_HANDLER), str(event_file)],
+        [
+            "node",
+            "-r",
+            str(NODE_SUPPORT / "respond-to-local-stub.js"),
+            str(NODE_SUPPORT / "invoke.js"),
+            str(handlers / AUTO_DELETE_HANDLER),
+            str(event_file),
+        ],
         env=env,
         check=True,
         timeout=60,
@@ -223,4 +229,3 @@ def test_code_copy_and_auto_delete_leave_a_deletable_bucket(synth, handlers, s3,
     assert not listing.get("Versions") and not listing.get("DeleteMarkers")
     s3.delete_bucket(Bucket=bucket)
     assert bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
-

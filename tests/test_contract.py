@@ -135,7 +135,9 @@ def test_attribute_names_must_be_non_empty_in_the_document_as_in_the_function():
     document = contract.load()
     bodies = {contract.request_body_schema_name(*operation) for operation in contract.operations()} - {None}
     for name in bodies | {"Item"}:
-        validator = Draft202012Validator({**document["components"]["schemas"][name], "components": document["components"]})
+        validator = Draft202012Validator(
+            {**document["components"]["schemas"][name], "components": document["components"]}
+        )
         assert not validator.is_valid({"": 1, "version": 1, "id": "a"}), name
         assert not validator.is_valid({"a": {"": 1}, "version": 1, "id": "a"}), name
 
@@ -207,8 +209,20 @@ def served(synth, local_dynamodb):
 def test_schemathesis_with_all_checks_finds_the_api_keeping_its_contract(served, tmp_path):
     document_url = served.url.replace(f"/{served.api.stage}/", "/openapi.json")
     result = subprocess.run(
-        [sys.executable, "-m", "schemathesis.cli", "run", document_url, "--checks", "all", *SCHEMATHESIS_BUDGET,
-         "--report", "junit", "--report-dir", str(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "schemathesis.cli",
+            "run",
+            document_url,
+            "--checks",
+            "all",
+            *SCHEMATHESIS_BUDGET,
+            "--report",
+            "junit",
+            "--report-dir",
+            str(tmp_path),
+        ],
         cwd=tmp_path,  # schemathesis keeps a cache of past failures in its working directory: none carries over
         env={
             **os.environ,

@@ -17,8 +17,19 @@ from policies.validation_report import ValidationReport
 
 CONTEXT = {"github_owner": "acme", "github_repo": "items-service"}
 BOOTSTRAP_ROLE = {
-    "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::", {"Ref": "AWS::AccountId"},
-                      ":role/cdk-hnb659fds-{kind}-role-", {"Ref": "AWS::AccountId"}, "-", {"Ref": "AWS::Region"}]]
+    "Fn::Join": [
+        "",
+        [
+            "arn:",
+            {"Ref": "AWS::Partition"},
+            ":iam::",
+            {"Ref": "AWS::AccountId"},
+            ":role/cdk-hnb659fds-{kind}-role-",
+            {"Ref": "AWS::AccountId"},
+            "-",
+            {"Ref": "AWS::Region"},
+        ],
+    ]
 }
 
 
@@ -26,7 +37,11 @@ def _synth(tmp_path_factory, context):
     outdir = tmp_path_factory.mktemp("deploy-role")
     build_app(context, outdir=str(outdir), builtin_cloud_formation_validation=False).synth()
     template_path = outdir / f"{STACK_ID}.template.json"
-    return template_path, json.loads(template_path.read_text()), ValidationReport.read(outdir / "validation-report.json")
+    return (
+        template_path,
+        json.loads(template_path.read_text()),
+        ValidationReport.read(outdir / "validation-report.json"),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -64,11 +79,16 @@ def test_the_role_may_only_assume_the_cdk_bootstrap_roles(deploy_role):
     _, role = _only(template, "AWS::IAM::Role")
     assert "ManagedPolicyArns" not in role["Properties"]
     [policy] = role["Properties"]["Policies"]
-    expected = [json.loads(json.dumps(BOOTSTRAP_ROLE).replace("{kind}", kind)) for kind in ("deploy", "file-publishing", "lookup")]
+    expected = [
+        json.loads(json.dumps(BOOTSTRAP_ROLE).replace("{kind}", kind))
+        for kind in ("deploy", "file-publishing", "lookup")
+    ]
     assert policy["PolicyDocument"]["Statement"] == [
         {"Action": "sts:AssumeRole", "Effect": "Allow", "Resource": expected, "Sid": "CdkBootstrapRolesOnly"}
     ]
-    assert not [k for k, v in template["Resources"].items() if v["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")]
+    assert not [
+        k for k, v in template["Resources"].items() if v["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
+    ]
 
 
 def test_the_app_passes_cdk_nag_and_the_projects_policies_without_acknowledgements(deploy_role):

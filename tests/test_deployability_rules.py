@@ -45,7 +45,9 @@ def logging_api(stack, *, with_account=True, with_group=True, role_actions=sorte
             inline_policies={
                 "Logs": iam.PolicyDocument(
                     statements=[
-                        iam.PolicyStatement(actions=role_actions, resources=[stack.format_arn(service="logs", resource="*")])
+                        iam.PolicyStatement(
+                            actions=role_actions, resources=[stack.format_arn(service="logs", resource="*")]
+                        )
                     ]
                 )
             },
@@ -123,7 +125,9 @@ def test_stage_logging_rule_rejects_a_stage_without_the_account(tmp_path):
 
 
 def test_stage_logging_rule_rejects_a_stage_without_its_execution_log_group(tmp_path):
-    [finding] = findings_of(tmp_path, deployability.StageWaitsForLoggingSetup, lambda s: logging_api(s, with_group=False))
+    [finding] = findings_of(
+        tmp_path, deployability.StageWaitsForLoggingSetup, lambda s: logging_api(s, with_group=False)
+    )
     assert "API-Gateway-Execution-Logs_" in finding["message"]
 
 
@@ -319,7 +323,9 @@ def test_stage_rule_rejects_a_bare_stage(tmp_path):
 
 def test_unscoped_resource_rule_rejects_a_whole_service_in_the_account(tmp_path):
     def build(stack):
-        statement = iam.PolicyStatement(actions=["logs:PutLogEvents"], resources=[stack.format_arn(service="logs", resource="*")])
+        statement = iam.PolicyStatement(
+            actions=["logs:PutLogEvents"], resources=[stack.format_arn(service="logs", resource="*")]
+        )
         role_with(stack, statement)
 
     [finding] = findings_of(tmp_path, UnscopedResourcesOnlyWhereUnavoidable, build)

@@ -49,7 +49,7 @@ def test_create_rejects_a_version_in_the_body(api):
     assert_error(api.request("POST", "/items", body={"version": 7}), 400, "InvalidRequest")
 
 
-@pytest.mark.parametrize("body", ["[]", '"text"', "5", "null", "{not json", "", "{\"a\": NaN}"])
+@pytest.mark.parametrize("body", ["[]", '"text"', "5", "null", "{not json", "", '{"a": NaN}'])
 def test_body_that_is_not_a_json_object_is_a_400(api, body):
     assert_error(api.request("POST", "/items", body=body), 400, "InvalidRequest")
 
@@ -97,7 +97,10 @@ def test_numbers_round_trip_exactly(api):
     assert created.status == 201
     fetched = api.request("GET", "/items/n1")
     assert {k: fetched.json[k] for k in numbers} == numbers
-    assert '"price": 12.5' in fetched.raw["body"] and '"big": 12345678901234567890123456789012345678' in fetched.raw["body"]
+    assert (
+        '"price": 12.5' in fetched.raw["body"]
+        and '"big": 12345678901234567890123456789012345678' in fetched.raw["body"]
+    )
     assert isinstance(fetched.json["big"], int) and isinstance(fetched.json["price"], float)
 
 
@@ -117,7 +120,8 @@ def test_a_number_dynamodb_stores_exactly_is_stored_even_past_38_written_digits(
     created = api.request("POST", "/items", body=body)
     assert created.status == 201, created.json
     fetched = api.request("GET", f"/items/{created.json['id']}")
-    assert fetched.json["n"] == json.loads(body, parse_float=Decimal)["n"]
+    exact = dict(parse_float=Decimal, parse_int=Decimal)
+    assert json.loads(fetched.raw["body"], **exact)["n"] == json.loads(body, **exact)["n"]
 
 
 def test_a_number_past_38_significant_digits_is_a_400_not_a_5xx(api):
@@ -260,7 +264,14 @@ def test_the_function_routes_by_resource_and_method_through_the_documents_operat
 
 @pytest.mark.parametrize(
     ("method", "resource"),
-    [("TRACE", "/items/{id}"), ("GET", "/orders"), ("DELETE", "/items"), ("get", "/items"), (None, "/items"), ("GET", 7)],
+    [
+        ("TRACE", "/items/{id}"),
+        ("GET", "/orders"),
+        ("DELETE", "/items"),
+        ("get", "/items"),
+        (None, "/items"),
+        ("GET", 7),
+    ],
 )
 def test_a_resource_and_method_the_api_does_not_define_is_a_404(function, stage, method, resource):
     event = proxy_event("GET", "/items", "/items", stage=stage)

@@ -20,11 +20,15 @@ def test_50_concurrent_updates_from_one_version_have_exactly_one_winner(api):
     assert statuses == {200: 1, 409: WRITERS - 1}
     assert {r.error_code for r in responses if r.status == 409} == {"VersionConflict"}
     [winner] = [r.json for r in responses if r.status == 200]
-    assert api.request("GET", "/items/contended").json == winner == {
-        "id": "contended",
-        "writer": winner["writer"],
-        "version": 2,
-    }
+    assert (
+        api.request("GET", "/items/contended").json
+        == winner
+        == {
+            "id": "contended",
+            "writer": winner["writer"],
+            "version": 2,
+        }
+    )
 
 
 def test_50_concurrent_creates_of_one_id_have_exactly_one_winner(api):

@@ -38,7 +38,9 @@ def test_throttling_is_retried_until_it_succeeds(function, local_dynamodb, fresh
     assert len(attempts) == proxy.requests == 3
 
 
-def test_persistent_throttling_is_raised_for_the_error_metric(handler_module, local_dynamodb, fresh_table, behind, stage):
+def test_persistent_throttling_is_raised_for_the_error_metric(
+    handler_module, local_dynamodb, fresh_table, behind, stage
+):
     with ThrottlingProxy(local_dynamodb.endpoint_url, throttle_first=10**6) as proxy:
         throttled, attempts = behind(proxy.endpoint_url, fresh_table)
         with pytest.raises(ClientError) as raised:

@@ -6,6 +6,7 @@ Each class of issue 16 has its examples here; tests/test_handler_properties.py s
 
 import base64
 import json
+from decimal import Decimal
 
 import boto3
 import pytest
@@ -13,6 +14,8 @@ from urllib.parse import quote
 from hypothesis import given
 from hypothesis import strategies as st
 
+from conftest import Response, proxy_event
+from model_clients import EXTREME_ITEMS
 from test_handler import assert_error
 
 # Number literals outside what Decimal (or int) can hold, and just inside it.
@@ -116,13 +119,102 @@ def test_the_largest_escape_heavy_item_alone_is_readable(api, fresh_table, local
     assert len(api.request("GET", "/items/big-000").json["blob"]) == blob_bytes
 
 
-def test_any_item_dynamodb_can_hold_fits_one_response_even_fully_escaped(handler_module):
-    """What makes a non-empty page always possible: one item, at most 400 KB, escaped at the worst rate."""
+def test_the_issues_item_is_answered_within_lambdas_limit_and_its_numbers_as_written(api):
+    """50,000 copies of 1e125 (300 KB sent): a 126-digit integer each would make a 6.4 MB answer (a 502 after
+    the write, for the create and every later read)."""
     import limits
 
-    assert limits.DYNAMODB_ITEM_BYTES * limits.WORST_CASE_ESCAPED_BYTES_PER_BYTE + 4096 < (
-        limits.LAMBDA_SYNC_PAYLOAD_BYTES
+    body = '{"id": "g0", "a": [%s]}' % ",".join(["1e125"] * 50_000)
+    created = api.request("POST", "/items", body=body)
+    assert created.status == 201 and len(json.dumps(created.raw)) <= limits.LAMBDA_SYNC_PAYLOAD_BYTES
+    assert created.raw["body"].count("1E+125") == 50_000
+    assert json.loads(created.raw["body"], parse_float=Decimal)["a"][0] == Decimal("1E+125")
+
+
+@pytest.mark.parametrize(
+    ("literal", "written"),
+    [
+        ("1e20", "100000000000000000000"),
+        ("-99999999999999999999", "-99999999999999999999"),
+        ("1e21", "1E+21"),
+        ("-1e21", "-1E+21"),
+        ("12300000000000000000000", "1.23E+22"),
+        ("1E+125", "1E+125"),
+        ("9.9999999999999999999999999999999999999E+125", "9.9999999999999999999999999999999999999E+125"),
+        ("12345678901234567890123456789012345678", "12345678901234567890123456789012345678"),
+        ("1" + "0" * 38, "1E+38"),
+        ("0e5", "0"),
+        ("-0", "0"),
+        ("1.5", "1.5"),
+        ("1E-130", "1e-130"),
+        ("100", "100"),
+    ],
+)
+def test_a_number_comes_back_in_a_form_no_longer_than_needed(api, literal, written):
+    """Integers below 1e21 plain (as JSON.stringify writes them), and larger ones too unless the exponent form is
+    shorter; fractions as the shortest text of their double. Every form is exact."""
+    created = api.request("POST", "/items", body='{"n": %s}' % literal)
+    assert created.status == 201
+    assert f'"n": {written},' in api.request("GET", f"/items/{created.json['id']}").raw["body"]
+
+
+# The most a response grows per byte of the body that stored it, from what one byte can become: a control
+# character (6 bytes as sent, 7 in the envelope), a 4-byte character (12 in the envelope as two \u escapes),
+# "1e20," (5 bytes) as a 21-digit integer and a 2-byte separator. Any 400 KB body then fits one response.
+WORST_GROWTH = 5
+
+
+@pytest.mark.parametrize("shape", sorted(EXTREME_ITEMS))
+def test_the_largest_item_of_each_shape_fits_one_response_with_room_to_spare(handler_module, shape):
+    """Rendered as the function renders what DynamoDB gives back (no server: the conversion both ways)."""
+    import attributes
+    import limits
+    import validation
+
+    body = '{"id": "%s", "value": %s}' % ("Z" * limits.ID_MAX_LENGTH, EXTREME_ITEMS[shape])
+    item = attributes.from_item(
+        attributes.to_item({**validation.parse_body(body, False), "version": limits.VERSION_MAX})
     )
+    payload = len(json.dumps(handler_module._response(200, {"items": [item], "next": item["id"]}, {})))
+    assert payload <= WORST_GROWTH * len(body.encode()) + 1024
+    assert WORST_GROWTH * limits.DYNAMODB_ITEM_BYTES + 1024 <= limits.LAMBDA_SYNC_PAYLOAD_BYTES
+
+
+def _fits(handler_module, items) -> bool:
+    import limits
+
+    page = handler_module._page(items, items[-1]["id"] if items else None)
+    return len(json.dumps(handler_module._response(200, page, {}))) <= limits.LAMBDA_SYNC_PAYLOAD_BYTES
+
+
+@pytest.mark.parametrize("overshoot", [-300, -40, -1, 0, 1, 40, 300])
+def test_a_cut_page_keeps_the_longest_prefix_that_fits_to_the_byte(handler_module, overshoot):
+    """Items with 128-character ids (the longest `next`), the 1001st ending `overshoot` bytes past the limit:
+    the page keeps exactly the prefix whose real response fits, counting envelope, separators and `next`."""
+    import limits
+
+    def item(index: int, blob: int) -> dict:
+        return {"id": f"{index:0{limits.ID_MAX_LENGTH}d}", "blob": "\x01" * blob, "version": 1}
+
+    first = [item(index, 250_000 if index < 3 else 10) for index in range(1000)]  # separators count
+    filler = limits.LAMBDA_SYNC_PAYLOAD_BYTES - len(
+        json.dumps(
+            handler_module._response(200, handler_module._page([*first, item(1000, 0)], "x" * limits.ID_MAX_LENGTH), {})
+        )
+    )
+    items = [*first, item(1000, filler // 7 + overshoot // 7), *[item(index, 10) for index in range(1001, 1005)]]
+    page = handler_module._page_within_payload_limit(items, "after-all")
+    kept = len(page["items"])
+    assert page["items"] == items[:kept] and page["next"] == items[kept - 1]["id"]
+    assert _fits(handler_module, items[:kept]) and not _fits(handler_module, items[: kept + 1])
+
+
+def test_an_item_that_fits_no_response_is_raised_never_an_empty_page_that_skips(handler_module):
+    import limits
+
+    alone = {"id": "huge", "blob": "\x01" * limits.LAMBDA_SYNC_PAYLOAD_BYTES, "version": 1}
+    with pytest.raises(RuntimeError, match="huge"):
+        handler_module._page_within_payload_limit([alone, {"id": "small", "version": 1}], "small")
 
 
 @given(
@@ -138,7 +230,7 @@ def test_the_predicted_size_of_each_item_is_what_it_adds_to_the_response(handler
     empty = len(json.dumps(handler_module._response(200, {"items": []}, {})))
     measured = len(json.dumps(handler_module._response(200, {"items": items}, {})))
     predicted = sum(handler_module._escaped_bytes(item) for item in items)
-    predicted += len(handler_module.ITEM_SEPARATOR) * max(len(items) - 1, 0)
+    predicted += len(handler_module.json_text.ITEM_SEPARATOR) * max(len(items) - 1, 0)
     assert measured == empty + predicted
 
 
@@ -181,16 +273,111 @@ def test_a_versioned_delete_of_a_missing_item_is_a_404(api):
     assert_error(api.request("DELETE", "/items/never", query="version=1"), 404, "ItemNotFound")
 
 
-@pytest.mark.parametrize("query", ["version=0", "version=-1", "version=1.5", "version=abc", "version=",
-                                   "version=9007199254740992", "version=01", "force=true"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "version=0",
+        "version=-1",
+        "version=1.5",
+        "version=abc",
+        "version=",
+        "version=9007199254740992",
+        "version=01",
+        "force=true",
+    ],
+)
 def test_a_delete_with_a_bad_version_or_parameter_is_a_400_and_deletes_nothing(api, query):
     api.request("POST", "/items", body={"id": "kept"})
     assert_error(api.request("DELETE", "/items/kept", query=query), 400, "InvalidRequest")
     assert api.request("GET", "/items/kept").status == 200
 
 
-@pytest.mark.parametrize(("method", "path", "body"), [("GET", "/items/q", None), ("PUT", "/items/q", {"version": 1}),
-                                                      ("POST", "/items", {"id": "q2"})])
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [("GET", "/items/q", None), ("PUT", "/items/q", {"version": 1}), ("POST", "/items", {"id": "q2"})],
+)
 def test_operations_without_query_parameters_refuse_any(api, method, path, body):
     api.request("POST", "/items", body={"id": "q"})
     assert_error(api.request(method, path, body=body, query="version=1"), 400, "InvalidRequest")
+
+
+# Bodies are UTF-8 JSON (RFC 8259, section 8.1) ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be", "utf-16", "utf-32"])
+def test_json_in_another_unicode_encoding_is_a_400_not_stored(api, encoding):
+    """json.loads on bytes guesses UTF-16 and UTF-32 from the NUL bytes; JSON between systems is UTF-8 only, and
+    API Gateway's validator reads such a text body as UTF-8 (a string of NULs, not an object)."""
+    encoded = json.dumps({"id": "u16", "n": 1}).encode(encoding)
+    sent = [(base64.b64encode(encoded).decode(), True)]
+    if not encoded.startswith((b"\xff", b"\xfe")):  # without a byte-order mark, the bytes are also valid UTF-8 text
+        sent.append((encoded.decode(), False))
+    for body, is_base64 in sent:
+        event = dict(proxy_event("POST", "/items", "/items", body=body, stage=api.stage), isBase64Encoded=is_base64)
+        response = Response(api._handle(event, None))
+        assert_error(response, 400, "InvalidRequest")
+        assert "UTF-8" in response.json["error"]["message"]
+    assert_error(api.request("GET", "/items/u16"), 404, "ItemNotFound")
+
+
+def test_a_base64_encoded_utf8_body_is_read_as_its_json(api):
+    body = json.dumps({"id": "b64", "name": "é"}).encode()
+    event = dict(
+        proxy_event("POST", "/items", "/items", body=base64.b64encode(body).decode(), stage=api.stage),
+        isBase64Encoded=True,
+    )
+    assert Response(api._handle(event, None)).status == 201
+    assert api.request("GET", "/items/b64").json == {"id": "b64", "name": "é", "version": 1}
+
+
+def test_a_base64_body_that_is_not_utf8_is_a_400(api):
+    event = dict(
+        proxy_event("POST", "/items", "/items", body=base64.b64encode(b'{"id": "\xff"}').decode(), stage=api.stage),
+        isBase64Encoded=True,
+    )
+    assert_error(Response(api._handle(event, None)), 400, "InvalidRequest")
+
+
+# Path ids as API Gateway's REST proxy passes them: still percent-encoded ---------------------------------------
+
+
+def _with_encoded_id(api, method: str, encoded_id: str, body=None, query: str = ""):
+    """The event of a request for /items/<encoded_id>: REST APIs hand the function pathParameters as sent, still
+    percent-encoded (serverless/serverless#5037; hotsock/voker#8)."""
+    event = proxy_event(
+        method,
+        "/items/{id}",
+        f"/items/{encoded_id}",
+        path_parameters={"id": encoded_id},
+        query_string=query,
+        body=json.dumps(body) if body is not None else None,
+        stage=api.stage,
+    )
+    event["pathParameters"] = {"id": encoded_id}
+    return Response(api._handle(event, None))
+
+
+@pytest.mark.parametrize("item_id", ["ns:1", "a:b:c", "A-z_0.9"])
+def test_an_id_percent_encoded_by_the_client_reaches_its_item_on_every_operation(api, item_id):
+    encoded = quote(item_id, safe="")  # what RFC 6570 {id} expansion and encodeURIComponent send
+    assert api.request("POST", "/items", body={"id": item_id, "n": 1}).status == 201
+    assert _with_encoded_id(api, "GET", encoded).json == {"id": item_id, "n": 1, "version": 1}
+    replaced = _with_encoded_id(api, "PUT", encoded, body={"n": 2, "version": 1})
+    assert replaced.status == 200 and replaced.json["id"] == item_id
+    assert _with_encoded_id(api, "DELETE", encoded, query="version=2").status == 204
+    assert_error(api.request("GET", f"/items/{item_id}"), 404, "ItemNotFound")
+
+
+@pytest.mark.parametrize(
+    "encoded",
+    ["%2E", "%2e%2E", "ns%253A1", "%FF", "%C3%A9", "a%2Fb", "a%20b", "%", "%3", "%G1"],
+    ids=["dot", "dot-dot", "double-encoded", "not-utf8", "non-ascii", "slash", "space", "lone-%", "short-%", "bad-hex"],
+)
+def test_a_path_id_is_decoded_exactly_once_and_then_checked_as_an_id(api, encoded):
+    for method, body in (("GET", None), ("PUT", {"version": 1}), ("DELETE", None)):
+        assert_error(_with_encoded_id(api, method, encoded, body=body), 400, "InvalidRequest")
+
+
+def test_a_percent_encoded_unreserved_character_is_the_character(api):
+    api.request("POST", "/items", body={"id": "A"})
+    assert _with_encoded_id(api, "GET", "%41").json["id"] == "A"

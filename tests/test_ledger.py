@@ -25,14 +25,23 @@ def test_the_ledger_is_sorted_and_one_entry_per_construct_and_finding():
 def _acknowledge(report: dict, path: str, finding_id: str, reason: str) -> dict:
     changed = copy.deepcopy(report)
     changed["pluginReports"][0]["suppressedViolations"].append(
-        {"ruleName": "X", "acknowledgedId": finding_id, "reason": reason, "acknowledgedAt": path,
-         "violatingConstructs": [{"constructPath": path}], "description": "", "severity": "error"}
+        {
+            "ruleName": "X",
+            "acknowledgedId": finding_id,
+            "reason": reason,
+            "acknowledgedAt": path,
+            "violatingConstructs": [{"constructPath": path}],
+            "description": "",
+            "severity": "error",
+        }
     )
     return changed
 
 
 def test_an_added_acknowledgement_makes_the_ledger_stale_and_shows_in_the_delta(synth):
-    head = _acknowledge(synth.report_json, "ServerlessAutomation/ItemsTable/Resource", "AwsSolutions::AwsSolutions-DDB3", "because")
+    head = _acknowledge(
+        synth.report_json, "ServerlessAutomation/ItemsTable/Resource", "AwsSolutions::AwsSolutions-DDB3", "because"
+    )
     assert render_ledger(entries_from_report(ValidationReport.from_json(head))) != LEDGER.read_text(encoding="utf-8")
     summary = delta(LEDGER.read_text(encoding="utf-8"), json.dumps(head))
     assert "### Added (1)" in summary and "AwsSolutions-DDB3" in summary and "because" in summary
@@ -52,7 +61,9 @@ def test_a_removed_acknowledgement_and_a_new_open_finding_show(synth):
     head = copy.deepcopy(synth.report_json)
     plugin = next(p for p in head["pluginReports"] if p.get("suppressedViolations"))
     dropped = plugin["suppressedViolations"].pop(0)
-    plugin.setdefault("violations", []).append({k: dropped[k] for k in ("ruleName", "violatingConstructs", "description", "severity")})
+    plugin.setdefault("violations", []).append(
+        {k: dropped[k] for k in ("ruleName", "violatingConstructs", "description", "severity")}
+    )
     summary = delta(LEDGER.read_text(encoding="utf-8"), json.dumps(head))
     assert "### Removed (1)" in summary and "### Open findings (1)" in summary
 
@@ -73,7 +84,11 @@ def test_the_first_pull_request_without_a_base_ledger_lists_everything_as_added(
         ("not json", None, "merge base's ledger is malformed"),
         ('[{"constructPath": 1}]', None, "merge base's ledger is malformed"),
         ("[]", '{"pluginReports": "nope"}', "head's validation report is malformed"),
-        ("[]", '{"pluginReports": [{"suppressedViolations": [{"reason": "x"}]}]}', "head's validation report is malformed"),
+        (
+            "[]",
+            '{"pluginReports": [{"suppressedViolations": [{"reason": "x"}]}]}',
+            "head's validation report is malformed",
+        ),
         ("[]", None, "head's validation report is missing"),
     ],
     ids=["base-not-json", "base-wrong-shape", "head-wrong-type", "head-missing-keys", "head-missing"],
@@ -100,7 +115,9 @@ def test_rewording_an_acknowledgement_in_the_code_without_the_ledger_fails(tmp_p
     monkeypatch.setattr(
         acknowledgements,
         "acknowledgements",
-        lambda stack: [replace(a, reason=a.reason + " Reworded.") if i == 0 else a for i, a in enumerate(original(stack))],
+        lambda stack: [
+            replace(a, reason=a.reason + " Reworded.") if i == 0 else a for i, a in enumerate(original(stack))
+        ],
     )
     build_app(outdir=str(tmp_path), builtin_cloud_formation_validation=False).synth()
     report_text = (tmp_path / "validation-report.json").read_text()

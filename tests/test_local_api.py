@@ -51,9 +51,7 @@ def http(method: str, url: str, body=None, headers=None, *, signed=True) -> tupl
 @pytest.fixture(scope="module")
 def local_api(synth, local_dynamodb):
     api = local_api_definition(local_dynamodb, synth.template_json, synth.assembly.directory, "local-e2e")
-    server = LocalApi(
-        api, local_dynamodb.endpoint_url, port=0, log=lambda line: None, contract=contract.load()
-    ).start()
+    server = LocalApi(api, local_dynamodb.endpoint_url, port=0, log=lambda line: None, contract=contract.load()).start()
     yield server
     server.stop()
 
@@ -179,8 +177,11 @@ def test_a_route_and_a_table_added_to_the_stack_are_served_without_runner_change
     stack = app.node.find_child(STACK_ID)
     stack.api.root.add_resource("health").add_method("GET", apigateway.LambdaIntegration(stack.function))
     audit = dynamodb.Table(
-        stack, "AuditTable", partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
-        billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST, removal_policy=RemovalPolicy.DESTROY,
+        stack,
+        "AuditTable",
+        partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+        billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+        removal_policy=RemovalPolicy.DESTROY,
         point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
             point_in_time_recovery_enabled=True
         ),
@@ -239,7 +240,9 @@ def test_command_prints_the_url_serves_and_stops_cleanly_on_ctrl_c():
             pytest.fail("the command ended before listening:\n" + "".join(output))
         banner = "".join(output)
         assert "IAM (SigV4) authorization is checked" in banner and LOCAL_ACCESS_KEY_ID in banner
-        sign_option = f"--aws-sigv4 'aws:amz:us-east-1:execute-api' --user '{LOCAL_ACCESS_KEY_ID}:{LOCAL_SECRET_ACCESS_KEY}'"
+        sign_option = (
+            f"--aws-sigv4 'aws:amz:us-east-1:execute-api' --user '{LOCAL_ACCESS_KEY_ID}:{LOCAL_SECRET_ACCESS_KEY}'"
+        )
         assert f"curl -s {sign_option} {url}items/first" in banner
         assert http("POST", f"{url}items", {"id": "cli"})[0] == 201
         assert http("GET", f"{url}items/cli")[2]["id"] == "cli"
@@ -261,7 +264,10 @@ def test_a_busy_port_is_one_line_naming_port_before_any_synthesis():
         port = occupied.getsockname()[1]
         result = subprocess.run(
             [sys.executable, "-m", "localdev", "--port", str(port)],
-            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60,
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     assert result.returncode == 2 and "Synthesizing" not in result.stdout
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
@@ -271,7 +277,10 @@ def test_a_busy_port_is_one_line_naming_port_before_any_synthesis():
 def test_a_settings_mistake_in_local_mode_is_the_apps_one_line():
     result = subprocess.run(
         [sys.executable, "-m", "localdev", "--port", "0", "-c", "log_retension_days=7"],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip() == (
@@ -395,7 +404,7 @@ def test_api_auth_none_needs_no_signature_as_the_deployed_api_would(synth_with, 
 
 def test_the_readmes_python_example_signs_and_creates_an_item(local_api, capsys):
     readme = (PROJECT_ROOT / "README.md").read_text()
-    section = readme[readme.index("## Run it locally"):readme.index("## Deploy and destroy")]
+    section = readme[readme.index("## Run it locally") : readme.index("## Deploy and destroy")]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     exec(code.replace(f"http://127.0.0.1:3000/{local_api.api.stage}/", local_api.url), {})
     assert capsys.readouterr().out.startswith("201 {")
@@ -403,11 +412,14 @@ def test_the_readmes_python_example_signs_and_creates_an_item(local_api, capsys)
 
 def test_the_readmes_curl_examples_work_as_written(local_api):
     readme = (PROJECT_ROOT / "README.md").read_text()
-    section = readme[readme.index("## Run it locally"):readme.index("## Deploy and destroy")]
+    section = readme[readme.index("## Run it locally") : readme.index("## Deploy and destroy")]
     script = re.search(r"```sh\n(SIGN=.*?)```", section, re.S).group(1)
     result = subprocess.run(
         ["bash", "-c", script.replace(f"http://127.0.0.1:3000/{local_api.api.stage}/", local_api.url)],
-        capture_output=True, text=True, timeout=60, check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     decoder, text, documents = json.JSONDecoder(), result.stdout.strip(), []
     while text:

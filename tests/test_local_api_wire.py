@@ -123,13 +123,19 @@ def assert_one_json_answer(wire: Wire, raw: bytes, method: str) -> int:
 
 def test_a_body_tampered_after_signing_its_hash_is_refused_and_not_stored(wire):
     signed = sign(
-        LocalCredentials(), "POST", f"http://{wire.host}{ITEMS}",
+        LocalCredentials(),
+        "POST",
+        f"http://{wire.host}{ITEMS}",
         {"Content-Type": "application/json", "x-amz-content-sha256": hashlib.sha256(b'{"amount": 1}').hexdigest()},
         b'{"amount": 1}',
     )
     forged = b'{"amount": 1000000}'
-    lines = [f"POST {ITEMS} HTTP/1.1", f"Host: {wire.host}", *(f"{k}: {v}" for k, v in signed.items()),
-             f"Content-Length: {len(forged)}"]
+    lines = [
+        f"POST {ITEMS} HTTP/1.1",
+        f"Host: {wire.host}",
+        *(f"{k}: {v}" for k, v in signed.items()),
+        f"Content-Length: {len(forged)}",
+    ]
     raw = ("\r\n".join(lines) + "\r\n\r\n").encode() + forged
     before = wire.count_items()
     response, body = wire.exchange(raw, "POST")
@@ -206,7 +212,9 @@ def test_conflicting_lengths_are_refused(wire):
 def test_a_chunked_body_is_read_as_sent(wire):
     body = b'{"id": "chunked-1", "n": 1}'
     signed = wire.signed_request("POST", ITEMS, body, {"Content-Type": "application/json"})
-    head = signed[: signed.index(b"\r\n\r\n")].replace(f"Content-Length: {len(body)}".encode(), b"Transfer-Encoding: chunked")
+    head = signed[: signed.index(b"\r\n\r\n")].replace(
+        f"Content-Length: {len(body)}".encode(), b"Transfer-Encoding: chunked"
+    )
     chunked = b"5\r\n" + body[:5] + b"\r\n" + f"{len(body) - 5:x};ext=1\r\n".encode() + body[5:] + b"\r\n0\r\n\r\n"
     response, answer = wire.exchange(head + b"\r\n\r\n" + chunked, "POST")
     assert response.status_code == 201 and json.loads(answer)["id"] == "chunked-1"
@@ -266,14 +274,40 @@ def test_an_over_long_uri_is_a_414(wire, target):
 # The property: whatever arrives ------------------------------------------------------------------------------
 
 tokens = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=10)
-header_names = st.sampled_from(
-    ["Content-Length", "Transfer-Encoding", "Content-Type", "Authorization", "X-Amz-Date", "Expect", "Connection",
-     "Host", "User-Agent", "x-amz-content-sha256"]
-) | tokens
+header_names = (
+    st.sampled_from(
+        [
+            "Content-Length",
+            "Transfer-Encoding",
+            "Content-Type",
+            "Authorization",
+            "X-Amz-Date",
+            "Expect",
+            "Connection",
+            "Host",
+            "User-Agent",
+            "x-amz-content-sha256",
+        ]
+    )
+    | tokens
+)
 header_values = st.one_of(
     st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, blacklist_characters="\r\n"), max_size=40),
-    st.sampled_from(["chunked", "gzip, chunked", "100-continue", "close", "keep-alive", "-1", "abc", "0",
-                     "application/json", "UNSIGNED-PAYLOAD", "AWS4-HMAC-SHA256 Credential=x"]),
+    st.sampled_from(
+        [
+            "chunked",
+            "gzip, chunked",
+            "100-continue",
+            "close",
+            "keep-alive",
+            "-1",
+            "abc",
+            "0",
+            "application/json",
+            "UNSIGNED-PAYLOAD",
+            "AWS4-HMAC-SHA256 Credential=x",
+        ]
+    ),
     st.integers(min_value=-5, max_value=2**70).map(str),
 )
 bodies = st.one_of(

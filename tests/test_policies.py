@@ -1,7 +1,6 @@
 """The policy gate: each rule passes a compliant minimal stack and rejects a non-compliant one, the real
 stack passes, and a violation freshly introduced into the real stack fails synthesis."""
 
-
 import pytest
 from aws_cdk import App, CfnResource, Duration, RemovalPolicy, Stack, Tags, Validations
 from aws_cdk import aws_apigateway as apigateway
@@ -15,7 +14,12 @@ from app import STACK_ID, build_app
 from conventions import apply_tags
 from policies.engine import PLUGIN_NAME, PolicyRule
 from policies.pack import ProjectPolicies, apply_policies
-from policies.rules.iam import InvokePermissionScopedToApi, NoAwsManagedPolicies, NoWildcardActions, UnscopedResourcesOnlyWhereUnavoidable
+from policies.rules.iam import (
+    InvokePermissionScopedToApi,
+    NoAwsManagedPolicies,
+    NoWildcardActions,
+    UnscopedResourcesOnlyWhereUnavoidable,
+)
 from policies.rules.observability import FunctionActiveTracing, LogGroupRetention, NoApiDataTracing
 from policies.rules.s3 import BucketBlocksPublicAccess, BucketDeniesInsecureTransport, BucketSseS3
 from policies.rules.tags import RequiredTags
@@ -285,4 +289,3 @@ def test_real_stack_with_a_new_cdk_nag_finding_fails(tmp_path):
 
     violations = synth_real_with(tmp_path, mutate)
     assert violations["AwsSolutions::AwsSolutions-SQS3"] == [f"{STACK_ID}/UnplannedQueue/Resource"]
-

@@ -78,8 +78,11 @@ def test_an_acknowledgement_reaches_a_guard_finding_through_cdk(every_profile):
 
 def test_the_matrix_lists_each_control_tower_control_that_applies_with_its_status(every_profile):
     _, _, markdown = every_profile
-    matrix = markdown[markdown.index("## Compliance matrix"):]
-    assert "| CT.S3.PR.10 " in matrix and "| ✅ acknowledged | `ServerlessAutomation/ArtifactsBucket/Resource`: The mission" in matrix
+    matrix = markdown[markdown.index("## Compliance matrix") :]
+    assert (
+        "| CT.S3.PR.10 " in matrix
+        and "| ✅ acknowledged | `ServerlessAutomation/ArtifactsBucket/Resource`: The mission" in matrix
+    )
     assert _row(matrix, "CT.CLOUDWATCH.PR.1").endswith("| pass | |")
     assert "| CT.EC2." not in matrix, "a control for a resource type the stack does not have does not apply"
     for profile in PROFILES.values():
@@ -90,7 +93,9 @@ def test_the_readmes_matrix_rows_are_rows_of_the_report(every_profile):
     _, _, markdown = every_profile
     readme = (PROJECT_ROOT / "README.md").read_text()
     section = readme[readme.index("### Compliance profiles") :]
-    excerpt = [line for line in section[: section.index("What the profiles found")].splitlines() if line.startswith("| CT.")]
+    excerpt = [
+        line for line in section[: section.index("What the profiles found")].splitlines() if line.startswith("| CT.")
+    ]
     rows = markdown.splitlines()
     assert len(excerpt) >= 3
     for line in excerpt:
@@ -109,10 +114,7 @@ def test_a_year_of_log_retention_meets_ct_cloudwatch_pr_2_and_drops_its_acknowle
 
 def test_profile_findings_reach_the_sarif_suppressed_with_the_departures_reason(every_profile_sarif):
     [run] = every_profile_sarif["runs"]
-    kms = [
-        r for r in run["results"]
-        if r["ruleId"] == "cdk-validator-cfnguard::s3_bucket_default_encryption_kms_check"
-    ]
+    kms = [r for r in run["results"] if r["ruleId"] == "cdk-validator-cfnguard::s3_bucket_default_encryption_kms_check"]
     [reason] = [d.reason for d in DEPARTURES if "s3_bucket_default_encryption_kms_check" in d.rules.values()]
     assert kms and all(r["suppressions"][0]["justification"] == reason for r in kms)
     assert {r["ruleId"].split("::")[0] for r in run["results"]} >= {p.plugin_name for p in PROFILES.values()}
@@ -131,8 +133,10 @@ def test_report_fails_on_an_open_profile_finding_and_on_a_stale_acknowledgement(
     result, report, markdown = _report(tmp_path, "compliance=control-tower", prelude=prelude)
     assert result.returncode == 1
     assert "cdk-validator-cfnguard::s3_bucket_default_encryption_kms_check" in report.open_ids()
-    assert "error: stale acknowledgement cdk-validator-cfnguard::s3_bucket_default_encryption_kms_check at " \
+    assert (
+        "error: stale acknowledgement cdk-validator-cfnguard::s3_bucket_default_encryption_kms_check at "
         "ServerlessAutomation/ItemsTable" in result.stderr
+    )
     assert "❌ fail" in _row(markdown, "CT.S3.PR.10")
 
 
@@ -200,6 +204,8 @@ def test_ct_lambda_pr_2_fails_only_offline_on_the_joined_source_arn(synth, lambd
     template = {"Resources": {"Permission": {"Type": "AWS::Lambda::Permission", "Properties": properties}}}
     assert not lambda_permission_rule(template)
     with_account = {**properties, "SourceAccount": {"Ref": "AWS::AccountId"}}
-    assert not lambda_permission_rule({"Resources": {"Permission": {**template["Resources"]["Permission"], "Properties": with_account}}})
+    assert not lambda_permission_rule(
+        {"Resources": {"Permission": {**template["Resources"]["Permission"], "Properties": with_account}}}
+    )
     resolved = {**properties, "SourceArn": "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/GET/items"}
     assert lambda_permission_rule({"AWS::Lambda::Permission": {"resourceProperties": resolved}})

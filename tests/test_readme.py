@@ -67,15 +67,15 @@ def test_the_outputs_the_readme_says_deploy_prints_are_the_stacks(synth):
 def test_the_repository_variables_the_readme_names_are_the_ones_deploy_yml_reads():
     workflow = (PROJECT_ROOT / ".github" / "workflows" / "deploy.yml").read_text()
     read = set(re.findall(r"vars\.(\w+)", workflow))
-    setup = README[README.index("One-time setup"):README.index("**Acknowledgements in review.**")]
+    setup = README[README.index("One-time setup") : README.index("**Acknowledgements in review.**")]
     named = set(re.findall(r"variables? `(\w+)`", setup)) | set(re.findall(r"\) and\s+`(\w+)`", setup))
     assert read and read == named, (read, named)
     assert yaml.safe_load(workflow)["jobs"]["deploy"]["environment"] == "production" and "`production`" in setup
 
 
 def test_the_configuration_table_lists_exactly_the_settings():
-    section = README[README.index("## Configuration"):]
-    table = section[section.index("| Context key"):section.index("\n\n", section.index("| Context key"))]
+    section = README[README.index("## Configuration") :]
+    table = section[section.index("| Context key") : section.index("\n\n", section.index("| Context key"))]
     keys = set(re.findall(r"^\| `(\w+)`", table, re.M))
     assert keys == {field.name for field in fields(ServiceConfig)}
 

@@ -23,8 +23,12 @@ def _code_deployment_handler(stack) -> CfnResource:
 
 
 def _extra_grant(stack, actions: list[str], resources: list[str]) -> None:
-    iam.Policy(stack, "ExtraGrant", roles=[stack.function_role],
-               statements=[iam.PolicyStatement(actions=actions, resources=resources)])
+    iam.Policy(
+        stack,
+        "ExtraGrant",
+        roles=[stack.function_role],
+        statements=[iam.PolicyStatement(actions=actions, resources=resources)],
+    )
 
 
 # Each rule's id, to the one change to the real stack that it must catch.

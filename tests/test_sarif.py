@@ -19,7 +19,9 @@ from policies.validation_report import ValidationReport
 
 SARIF_TESTS = PROJECT_ROOT / "tests" / "sarif"
 # `npm ci --prefix tests/sarif` (tox's gate) installs the Multitool's build for this machine.
-MULTITOOL = SARIF_TESTS / "node_modules" / "@microsoft" / f"sarif-multitool-{platform.system().lower()}" / "Sarif.Multitool"
+MULTITOOL = (
+    SARIF_TESTS / "node_modules" / "@microsoft" / f"sarif-multitool-{platform.system().lower()}" / "Sarif.Multitool"
+)
 MAIN_LINES = (PROJECT_ROOT / "main.py").read_text().splitlines()
 
 
@@ -63,7 +65,17 @@ def _multitool(log_file: Path, tmp_path: Path) -> list[dict]:
     assert MULTITOOL.is_file(), "run `npm ci --prefix tests/sarif` (the gate's tox environment does)"
     output = tmp_path / "validation.sarif"
     result = subprocess.run(
-        [str(MULTITOOL), "validate", str(log_file), "-o", str(output), "--log", "ForceOverwrite", "--rule-kind", "Sarif;Gh"],
+        [
+            str(MULTITOOL),
+            "validate",
+            str(log_file),
+            "-o",
+            str(output),
+            "--log",
+            "ForceOverwrite",
+            "--rule-kind",
+            "Sarif;Gh",
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -93,13 +105,19 @@ def test_an_acknowledged_finding_is_at_its_construct_ids_line_and_suppressed_wit
         "artifactLocation": {"uri": "main.py"},
         "region": {"startLine": _line_of('"ArtifactsBucket",')},
     }
-    assert result["suppressions"] == [{"kind": "external", "status": "accepted", "justification": NO_BUCKET_ACCESS_LOGS}]
+    assert result["suppressions"] == [
+        {"kind": "external", "status": "accepted", "justification": NO_BUCKET_ACCESS_LOGS}
+    ]
 
 
 def test_every_acknowledged_finding_is_one_suppressed_result_at_its_constructs_line(gate_sarif, synth):
     results = _results(gate_sarif)
     suppressed = sorted(
-        (r["ruleId"], r["locations"][0]["logicalLocations"][0]["fullyQualifiedName"], r["suppressions"][0]["justification"])
+        (
+            r["ruleId"],
+            r["locations"][0]["logicalLocations"][0]["fullyQualifiedName"],
+            r["suppressions"][0]["justification"],
+        )
         for r in results
         if "suppressions" in r
     )
@@ -123,18 +141,24 @@ def _first_named_id(path: str) -> str:
 
 
 def test_an_open_finding_is_an_unsuppressed_error_at_its_construct():
-    report = ValidationReport.from_json({
-        "pluginReports": [{
-            "pluginName": "AwsSolutions",
-            "conclusion": "failure",
-            "violations": [{
-                "ruleName": "AwsSolutions-DDB3",
-                "description": "The DynamoDB table does not have Point-in-time Recovery enabled.",
-                "severity": "error",
-                "violatingConstructs": [{"constructPath": f"{STACK_ID}/ItemsTable/Resource"}],
-            }],
-        }]
-    })
+    report = ValidationReport.from_json(
+        {
+            "pluginReports": [
+                {
+                    "pluginName": "AwsSolutions",
+                    "conclusion": "failure",
+                    "violations": [
+                        {
+                            "ruleName": "AwsSolutions-DDB3",
+                            "description": "The DynamoDB table does not have Point-in-time Recovery enabled.",
+                            "severity": "error",
+                            "violatingConstructs": [{"constructPath": f"{STACK_ID}/ItemsTable/Resource"}],
+                        }
+                    ],
+                }
+            ]
+        }
+    )
     log = sarif_log(report_findings(report), SourceLocator(PROJECT_ROOT, "main.py"), "test")
     assert not list(VALIDATOR.iter_errors(log))
     [result] = _results(log)
@@ -152,9 +176,15 @@ def test_cdks_own_singletons_point_at_the_stack_class():
 
 def test_a_cfn_lint_match_is_a_finding_at_the_construct_that_made_the_resource(tmp_path):
     template = tmp_path / "Broken.template.json"
-    template.write_text(json.dumps({
-        "Resources": {"ItemsTable5AAC2C46": {"Type": "AWS::DynamoDB::Table", "Properties": {"BillingMode": "FREE"}}}
-    }))
+    template.write_text(
+        json.dumps(
+            {
+                "Resources": {
+                    "ItemsTable5AAC2C46": {"Type": "AWS::DynamoDB::Table", "Properties": {"BillingMode": "FREE"}}
+                }
+            }
+        )
+    )
     findings = cfn_lint_findings([template], {"ItemsTable5AAC2C46": f"{STACK_ID}/ItemsTable/Resource"}, PROJECT_ROOT)
     assert findings and {f.construct_path for f in findings} == {f"{STACK_ID}/ItemsTable/Resource"}
     assert all(f.rule_id.startswith("cfn-lint::E") and f.level == "error" for f in findings)
@@ -189,12 +219,16 @@ def test_each_finding_on_each_construct_is_its_own_alert(gate_sarif):
 
 def test_a_cfn_lint_rule_is_described_by_cfn_lint_not_by_one_of_its_matches(tmp_path):
     template = tmp_path / "Broken.template.json"
-    template.write_text(json.dumps({
-        "Resources": {
-            "TableA": {"Type": "AWS::DynamoDB::Table", "Properties": {"BillingMode": "FREE"}},
-            "TableB": {"Type": "AWS::DynamoDB::Table", "Properties": {"BillingMode": "FREE"}},
-        }
-    }))
+    template.write_text(
+        json.dumps(
+            {
+                "Resources": {
+                    "TableA": {"Type": "AWS::DynamoDB::Table", "Properties": {"BillingMode": "FREE"}},
+                    "TableB": {"Type": "AWS::DynamoDB::Table", "Properties": {"BillingMode": "FREE"}},
+                }
+            }
+        )
+    )
     log = sarif_log(cfn_lint_findings([template], {}, PROJECT_ROOT), SourceLocator(PROJECT_ROOT, "main.py"), "t")
     for rule in log["runs"][0]["tool"]["driver"]["rules"]:
         assert "TableA" not in rule["fullDescription"]["text"] and "TableB" not in rule["fullDescription"]["text"]

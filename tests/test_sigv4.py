@@ -102,9 +102,9 @@ def test_a_malformed_authorization_header_is_refused_not_raised(authorization):
 
 
 @given(
-    query=st.lists(
-        st.tuples(st.text(min_size=1, max_size=6), st.text(max_size=6)), max_size=4
-    ).map(lambda pairs: "&".join(f"{n}={v}" for n, v in pairs)),
+    query=st.lists(st.tuples(st.text(min_size=1, max_size=6), st.text(max_size=6)), max_size=4).map(
+        lambda pairs: "&".join(f"{n}={v}" for n, v in pairs)
+    ),
     header_value=st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=20),
 )
 def test_every_query_and_header_value_awscrt_signs_is_accepted(query, header_value):

@@ -65,9 +65,7 @@ def test_artifacts_bucket_uses_sse_s3(synth):
         "AWS::S3::Bucket",
         {
             "BucketEncryption": {
-                "ServerSideEncryptionConfiguration": [
-                    {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
-                ]
+                "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
             }
         },
     )
@@ -427,8 +425,12 @@ API_GATEWAY_PUSH_TO_CLOUDWATCH_ACTIONS = sorted(
         "logs:FilterLogEvents",
     ]
 )
-ACCOUNT_LOG_GROUPS = {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":logs:", {"Ref": "AWS::Region"},
-                                        ":", {"Ref": "AWS::AccountId"}, ":*"]]}
+ACCOUNT_LOG_GROUPS = {
+    "Fn::Join": [
+        "",
+        ["arn:", {"Ref": "AWS::Partition"}, ":logs:", {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"}, ":*"],
+    ]
+}
 
 
 def test_api_gateway_cloudwatch_role_has_the_managed_policys_actions_on_the_accounts_log_groups(synth):

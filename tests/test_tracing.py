@@ -141,7 +141,13 @@ def test_a_sampled_invocation_sends_each_dynamodb_call_under_the_functions_segme
 
 @pytest.mark.parametrize(
     "header",
-    [f"Root={ROOT};Parent={PARENT};Sampled=0", f"Root={ROOT};Sampled=1", "garbage", "", f"Root=1-x;Parent={PARENT};Sampled=1"],
+    [
+        f"Root={ROOT};Parent={PARENT};Sampled=0",
+        f"Root={ROOT};Sampled=1",
+        "garbage",
+        "",
+        f"Root=1-x;Parent={PARENT};Sampled=1",
+    ],
     ids=["unsampled", "no-parent", "garbage", "empty", "bad-root"],
 )
 def test_an_unsampled_or_unreadable_trace_header_sends_nothing_and_serves_the_request(traced, daemon, stage, header):

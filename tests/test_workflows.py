@@ -43,13 +43,15 @@ def test_zizmor_offline_finds_nothing():
 @pytest.mark.parametrize("schema", ["vendor.github-workflows", "custom.github-workflows-require-timeout"])
 def test_workflows_validate_against_githubs_schema(schema):
     files = [str(p) for p in sorted(WORKFLOWS.glob("*.yml"))]
-    result = subprocess.run([_tool("check-jsonschema"), "--builtin-schema", schema, *files], capture_output=True, text=True)
+    result = subprocess.run(
+        [_tool("check-jsonschema"), "--builtin-schema", schema, *files], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_readme_gate_command_is_what_ci_and_the_gate_workflow_run():
     readme = (PROJECT_ROOT / "README.md").read_text()
-    quickstart = readme[readme.index("## Quickstart"):]
+    quickstart = readme[readme.index("## Quickstart") :]
     assert GATE_COMMAND in re.search(r"```sh\n(.*?)```", quickstart, re.S).group(1)
     assert (PROJECT_ROOT / ".ci" / "run").read_text().strip().endswith(GATE_COMMAND)
     runs = [step.get("run", "") for step in ALL["gate.yml"]["jobs"]["gate"]["steps"]]
