@@ -52,7 +52,7 @@ LOG_RETENTION = {
 }
 
 # The DynamoDB actions lambda/repository.py calls; tests/test_least_privilege.py proves the two agree.
-TABLE_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Scan"]
+TABLE_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"]
 
 
 # CDK's custom-resource handlers run during stack deletion, after their log group may be gone; with
