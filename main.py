@@ -332,16 +332,29 @@ class ServerlessBackendStack(Stack):
             )
 
     def _build_error_responses(self, api: apigateway.RestApi) -> None:
-        """API Gateway's own 4xx/5xx answers in the same {"error": {...}} shape the function uses."""
-        for construct_id, response_type, code in (
-            ("ClientErrorResponse", apigateway.ResponseType.DEFAULT_4_XX, "$context.error.responseType"),
-            ("ServerErrorResponse", apigateway.ResponseType.DEFAULT_5_XX, "InternalError"),
+        """API Gateway's own 4xx/5xx answers in the same {"error": {...}} shape the function uses; a body the
+        request model refuses is answered with the validator's detail, which names the failing rule or field."""
+        for construct_id, response_type, code, message in (
+            ("ClientErrorResponse", apigateway.ResponseType.DEFAULT_4_XX, "$context.error.responseType", None),
+            ("ServerErrorResponse", apigateway.ResponseType.DEFAULT_5_XX, "InternalError", None),
+            (
+                "BadRequestBodyResponse",
+                apigateway.ResponseType.BAD_REQUEST_BODY,
+                "BAD_REQUEST_BODY",
+                '"$context.error.validationErrorString"',
+            ),
         ):
             api.add_gateway_response(
                 construct_id,
                 type=response_type,
                 templates={
-                    "application/json": ('{"error": {"code": "' + code + '", "message": $context.error.messageString}}')
+                    "application/json": (
+                        '{"error": {"code": "'
+                        + code
+                        + '", "message": '
+                        + (message or "$context.error.messageString")
+                        + "}}"
+                    )
                 },
             )
 

@@ -223,8 +223,10 @@ class LocalApi:
                 verify(self.credentials, method, target, header_lines, body)
             except Refused as refusal:
                 return self._gateway_error(refusal.response_type, refusal.message)
-        if route.body_schema is not None and not _body_matches(route.body_schema, header_lines, body):
-            return self._gateway_error("BAD_REQUEST_BODY")
+        if route.body_schema is not None:
+            problems = _body_problems(route.body_schema, header_lines, body)
+            if problems:
+                return self._gateway_error("BAD_REQUEST_BODY", validation_errors=problems)
         event = proxy_event(
             method,
             route.path,
@@ -244,6 +246,9 @@ class LocalApi:
         if not isinstance(result, dict):
             self._log(f"  function error: it returned {type(result).__name__}, not a proxy response object")
             return self._gateway_error("DEFAULT_5XX")
+        if len(json.dumps(result)) > limits.LAMBDA_SYNC_PAYLOAD_BYTES:
+            self._log("  function error: its response exceeds Lambda's response payload limit, which Lambda refuses")
+            return self._gateway_error("DEFAULT_5XX")
         return _http_response(result)
 
     def malformed(self, problem: MalformedRequest) -> tuple[int, dict, bytes]:
@@ -252,14 +257,21 @@ class LocalApi:
         body = {"error": {"code": "BAD_REQUEST", "message": problem.message}}
         return problem.status, {"Content-Type": "application/json"}, json.dumps(body).encode()
 
-    def _gateway_error(self, response_type: str, message: str | None = None) -> tuple[int, dict, bytes]:
+    def _gateway_error(
+        self, response_type: str, message: str | None = None, validation_errors: list[str] | None = None
+    ) -> tuple[int, dict, bytes]:
         status, default_message = GATEWAY_ERRORS[response_type]
         message = message or default_message
         family = "DEFAULT_5XX" if status >= 500 else "DEFAULT_4XX"
         template = self.api.gateway_responses.get(response_type) or self.api.gateway_responses.get(family)
         if template:
-            body = template.replace("$context.error.responseType", response_type).replace(
-                "$context.error.messageString", json.dumps(message)
+            # messageString comes quoted; validationErrorString is substituted inside the template's own quotes,
+            # escaped as a JSON string's content (what only a deploy can confirm of API Gateway's substitution).
+            detail = f"[{', '.join(validation_errors or [])}]"
+            body = (
+                template.replace("$context.error.responseType", response_type)
+                .replace("$context.error.messageString", json.dumps(message))
+                .replace("$context.error.validationErrorString", json.dumps(detail)[1:-1])
             )
         else:
             body = json.dumps({"message": message})
@@ -413,16 +425,52 @@ def _read_chunked(stream) -> bytes:
     return bytes(body)
 
 
-def _body_matches(schema: dict, headers: list[tuple[str, str]], body: bytes) -> bool:
-    """API Gateway validates a body against the model of its content type (application/json by default)."""
+def _body_problems(schema: dict, headers: list[tuple[str, str]], body: bytes) -> list[str]:
+    """What API Gateway's validator reports of a body and the model of its content type (application/json by
+    default): nothing if it matches. The payload is UTF-8 text (no binary media types are set)."""
     content_type = next((v for k, v in reversed(headers) if k.lower() == "content-type"), "application/json")
     if not content_type.lower().startswith("application/json"):
-        return True
+        return []
     try:
-        document = json.loads(body or b"{}")
-        return Draft4Validator({k: v for k, v in schema.items() if k != "$schema"}).is_valid(document)
+        document = json.loads(body.decode("utf-8", errors="replace") or "{}")
     except (ValueError, RecursionError):
-        return False
+        return ["Invalid JSON in request body"]
+    validator = Draft4Validator({k: v for k, v in schema.items() if k != "$schema"})
+    return [_validator_message(error) for error in sorted(validator.iter_errors(document), key=lambda e: e.path)]
+
+
+def _validator_message(error) -> str:
+    """A jsonschema error in the words of the json-schema-validator library (java-json-tools) whose messages API
+    Gateway's validationErrorString carries, e.g. `object has missing required properties (["version"])`."""
+    value, rule = error.instance, error.validator_value
+    text = json.dumps(value, ensure_ascii=False)
+    messages = {
+        "required": lambda: (
+            "object has missing required properties ("
+            + json.dumps(sorted(set(rule) - set(value)), separators=(",", ":"))
+            + ")"
+        ),
+        "type": lambda: (
+            f"instance type ({_json_type(value)}) does not match any allowed primitive type "
+            f"(allowed: {json.dumps([rule] if isinstance(rule, str) else rule, separators=(',', ':'))})"
+        ),
+        "pattern": lambda: f'ECMA 262 regex "{rule}" does not match input string {text}',
+        "minLength": lambda: f"string {text} is too short (length: {len(value)}, required minimum: {rule})",
+        "maxLength": lambda: f"string {text} is too long (length: {len(value)}, maximum allowed: {rule})",
+        "minimum": lambda: f"numeric instance is lower than the required minimum (minimum: {rule}, found: {text})",
+        "maximum": lambda: f"numeric instance is greater than the required maximum (maximum: {rule}, found: {text})",
+        "multipleOf": lambda: f"remainder of division is not zero ({text} / {rule})",
+        "not": lambda: "instance matched a schema which it should not have",
+    }
+    return messages.get(error.validator, lambda: error.message)()
+
+
+def _json_type(value) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    return {dict: "object", list: "array", str: "string", float: "number", type(None): "null"}[type(value)]
 
 
 def _http_response(result: dict) -> tuple[int, dict, bytes]:

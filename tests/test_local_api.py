@@ -124,6 +124,74 @@ def test_body_failing_the_request_model_is_refused_before_the_function(local_api
     assert status == 400 and body["error"]["code"] == "BAD_REQUEST_BODY"
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "body", "named"),
+    [
+        ("PUT", "items/x", {"name": "no version"}, '"version"'),
+        ("PUT", "items/x", {"version": "1"}, "instance type (string)"),
+        ("PUT", "items/x", {"version": 0}, "minimum: 1"),
+        ("POST", "items", {"id": "a b"}, '"a b"'),
+        ("POST", "items", {"id": "x" * 129}, "too long"),
+        ("POST", "items", {"version": 1}, "should not have"),
+        ("POST", "items", [1, 2], "instance type (array)"),
+    ],
+)
+def test_a_body_failing_the_request_model_gets_the_validators_detail(local_api, method, path, body, named):
+    """API Gateway's BAD_REQUEST_BODY carries the validator's message ($context.error.validationErrorString, in
+    the format of the json-schema-validator library API Gateway reports it in), in the error shape."""
+    status, _, answer = http(method, f"{local_api.url}{path}", body)
+    assert status == 400 and answer["error"]["code"] == "BAD_REQUEST_BODY"
+    assert named in answer["error"]["message"], answer
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-le"])
+def test_json_in_another_unicode_encoding_is_refused_by_the_local_validator(local_api, encoding):
+    status, _, answer = http("POST", f"{local_api.url}items", json.dumps({"id": "u16"}).encode(encoding))
+    assert status == 400 and answer["error"]["code"] == "BAD_REQUEST_BODY"
+    assert http("GET", f"{local_api.url}items/u16")[0] == 404
+
+
+def test_a_text_body_that_is_not_utf8_reaches_the_function_as_text_not_base64(local_api):
+    """No binary media types: API Gateway treats the payload as UTF-8 text; invalid bytes are replaced."""
+    status, _, created = http("POST", f"{local_api.url}items", b'{"id": "latin1", "s": "caf\xe9"}')
+    assert status == 201 and created["s"] == "caf\ufffd"
+
+
+def test_an_id_double_encoded_in_the_path_is_decoded_once_not_twice(local_api):
+    http("POST", f"{local_api.url}items", {"id": "A"})
+    assert http("GET", f"{local_api.url}items/%41")[0] == 200
+    status, _, answer = http("GET", f"{local_api.url}items/%2541")
+    assert status == 400 and answer["error"]["code"] == "InvalidRequest"
+
+
+def test_a_response_over_lambdas_payload_limit_is_a_502_as_deployed(tmp_path, local_dynamodb):
+    """Lambda refuses a response over 6 MB and API Gateway answers 502; local mode must not serve it."""
+    from localdev.template import ApiDefinition, FunctionSpec, Route
+    from api.contract import limits
+
+    (tmp_path / "big.py").write_text(
+        "import json\n"
+        "def handler(event, context):\n"
+        "    size = int(event['queryStringParameters']['size'])\n"
+        "    response = {'statusCode': 200, 'headers': {}, 'body': ''}\n"
+        "    response['body'] = json.dumps('x' * (size - len(json.dumps(response)) - 4))  # quotes, escaped\n"
+        "    return response\n"
+    )
+    api = ApiDefinition(
+        stage="prod",
+        routes=[Route("/big", "GET", "Big", "NONE", None)],
+        functions={"Big": FunctionSpec("Big", "big.handler", tmp_path, {})},
+    )
+    server = LocalApi(api, local_dynamodb.endpoint_url, port=0, log=lambda line: None, credentials=None).start()
+    try:
+        limit = limits.LAMBDA_SYNC_PAYLOAD_BYTES
+        assert http("GET", f"{server.url}big?size={limit}", signed=False)[0] == 200
+        status, _, answer = http("GET", f"{server.url}big?size={limit + 1}", signed=False)
+        assert status == 502 and answer == {"message": "Internal server error"}
+    finally:
+        server.stop()
+
+
 def test_client_mistakes_that_pass_the_model_reach_the_function(local_api):
     status, _, body = http("POST", f"{local_api.url}items", {"n": 10**39 + 1})
     assert status == 400 and body["error"]["code"] == "InvalidItem"

@@ -1,5 +1,6 @@
 """Each requirement of the stack, asserted on the synthesized template (one behaviour per test)."""
 
+import json
 import re
 import shutil
 from collections import Counter
@@ -41,7 +42,7 @@ PLANNED_INVENTORY = {
     "AWS::Lambda::Permission": (len(OPERATIONS), "API Gateway may invoke the function, one per method ARN"),
     "AWS::ApiGateway::RequestValidator": (1, "validates request bodies against the models"),
     "AWS::ApiGateway::Model": (len(BODY_SCHEMAS), "one per request-body schema of the contract"),
-    "AWS::ApiGateway::GatewayResponse": (2, "API Gateway's own 4xx/5xx in the API's JSON error shape"),
+    "AWS::ApiGateway::GatewayResponse": (3, "API Gateway's own 4xx/5xx, and its body-validation 400 with the detail"),
     "AWS::ApiGateway::Account": (1, "account-level CloudWatch role, needed for execution logs on a fresh account"),
     "AWS::CloudWatch::Alarm": (1, "the function's error-rate alarm"),
     "AWS::SNS::Topic": (1, "the alarm's action, for on-call tooling (and alarm_email) to subscribe to"),
@@ -627,3 +628,24 @@ def test_inventory_is_exactly_planned(synth):
 
 def test_template_hard_codes_no_account_id(synth):
     assert not re.search(r"(?<![0-9a-f])\d{12}(?![0-9a-f])", synth.template_path.read_text())
+
+
+def test_every_gateway_response_is_the_error_shape_and_a_refused_body_carries_the_validators_detail(synth):
+    """Each template with API Gateway's variables substituted (messageString comes quoted; validationErrorString is
+    substituted into the template's quotes, escaped) is {"error": {"code", "message"}}; BAD_REQUEST_BODY's message
+    is the validator's detail, so a deployed client learns which rule or field failed."""
+    detail = '[object has missing required properties (["version"])]'
+    values = {
+        "$context.error.responseType": "BAD_REQUEST_BODY",
+        "$context.error.messageString": json.dumps("Invalid request body"),
+        "$context.error.validationErrorString": json.dumps(detail)[1:-1],
+    }
+    by_type = {}
+    for response in synth.resources_of_type("AWS::ApiGateway::GatewayResponse").values():
+        text = response["Properties"]["ResponseTemplates"]["application/json"]
+        for variable, value in values.items():
+            text = text.replace(variable, value)
+        body = json.loads(text)
+        assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
+        by_type[response["Properties"]["ResponseType"]] = body["error"]
+    assert by_type["BAD_REQUEST_BODY"] == {"code": "BAD_REQUEST_BODY", "message": detail}
