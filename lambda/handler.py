@@ -92,28 +92,29 @@ class ItemsFunction:
         self.tracer.begin()
         correlation.trace_id = self.tracer.trace_id()
         correlation.request_id = (event.get("requestContext") or {}).get("requestId")
-        status, failure = None, None
         try:
             status, body, headers = self._dispatch(event)
         except ApiError as error:
             status, body = error.status, {"error": {"code": error.code, "message": error.message}}
             headers = error.headers
         except Exception as error:
-            failure = type(error).__name__  # the real cause, on the request's line, then raised for the alarm
+            self._log_request(event, started, None, type(error).__name__)  # the real cause, then raised for the alarm
             raise
-        finally:
-            logger.info(
-                "request",
-                extra={
-                    "method": event.get("httpMethod"),
-                    "resource": event.get("resource"),
-                    "status": status,
-                    "failure": failure,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-                    "dynamodb_ms": round(self.tracer.spent_seconds * 1000, 1),
-                },
-            )
+        self._log_request(event, started, status, None)
         return _response(status, body, headers)
+
+    def _log_request(self, event: dict, started: float, status: int | None, failure: str | None) -> None:
+        logger.info(
+            "request",
+            extra={
+                "method": event.get("httpMethod"),
+                "resource": event.get("resource"),
+                "status": status,
+                "failure": failure,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                "dynamodb_ms": round(self.tracer.spent_seconds * 1000, 1),
+            },
+        )
 
     def _dispatch(self, event: dict) -> tuple[int, dict | None, dict]:
         resource, method = event.get("resource"), event.get("httpMethod")
