@@ -16,8 +16,8 @@ from errors import InvalidItem, ItemAlreadyExists, ItemNotFound, ItemTooLarge, V
 
 # The attribute of a tombstone that holds the version its item was deleted at.
 DELETED_VERSION = "deleted_version"
-# Attempts of a create or an unconditional delete that lose a race, each to a write another client completed.
-CREATE_ATTEMPTS = 3
+# Attempts of a create or an unconditional delete that lose a race, each to a write another request completed.
+WRITE_ATTEMPTS = 3
 
 
 class ItemRepository:
@@ -38,7 +38,7 @@ class ItemRepository:
     def create(self, item: dict) -> dict:
         """A new item at version 1, or, where a tombstone is, at the version after the one it was deleted at."""
         condition, values, version = "attribute_not_exists(id)", {}, 1
-        for _ in range(CREATE_ATTEMPTS):
+        for _ in range(WRITE_ATTEMPTS):
             stored = {**item, "version": version}
             try:
                 self._put(stored, condition, values)
@@ -54,8 +54,8 @@ class ItemRepository:
                 deleted_at = found[DELETED_VERSION]
                 condition = f"attribute_not_exists(version) AND {DELETED_VERSION} = :deleted"
                 values, version = {":deleted": deleted_at}, int(deleted_at["N"]) + 1
-        # Each retry follows another client's create and delete of this id, both completed in between.
-        raise VersionConflict(f"item {item['id']} was created and deleted again meanwhile; retry")
+        # Each retry followed another request's create (and delete) of this id: that create won.
+        raise ItemAlreadyExists(f"item {item['id']} was created by another request meanwhile")
 
     def replace(self, item: dict, expected_version: int) -> dict:
         stored = {**item, "version": expected_version + 1}
@@ -82,7 +82,7 @@ class ItemRepository:
         read is a 409). Without it, the current version is read first, and the write is conditional on it."""
         version = expected_version if expected_version is not None else self.get(item_id)["version"]
         tombstone = {"id": item_id, DELETED_VERSION: version}
-        for _ in range(CREATE_ATTEMPTS):
+        for _ in range(WRITE_ATTEMPTS):
             try:
                 self._put(tombstone, "version = :expected", {":expected": to_attribute(version)})
                 return

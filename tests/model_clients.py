@@ -96,7 +96,10 @@ def extreme_items(room: int) -> dict[str, str]:
         "control characters": json.dumps("\x01" * (room // 6)),
         "astral characters": json.dumps("😀" * (room // 4), ensure_ascii=False),
         "quotes and backslashes": json.dumps('"\\' * (room // 4)),
-        "deepest nesting": "[" * (limits.DYNAMODB_NESTING_LEVELS - 1) + "1" + "]" * (limits.DYNAMODB_NESTING_LEVELS - 1),
+        "widest map": "{" + ",".join(f'"{index:x}":0' for index in range(room // 12)) + "}",
+        "deepest nesting": "[" * (limits.DYNAMODB_NESTING_LEVELS - 1)
+        + "1"
+        + "]" * (limits.DYNAMODB_NESTING_LEVELS - 1),
     }
 
 

@@ -3,12 +3,13 @@
 import json
 from decimal import Decimal
 import logging
+import os
 import uuid
 
 import pytest
 
 from api import contract
-from conftest import proxy_event
+from conftest import Response, proxy_event
 
 UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 
@@ -308,3 +309,23 @@ def test_location_uses_the_stage_the_request_came_through(function):
 
     response = ApiClient(function, "v2").request("POST", "/items", body={"id": "staged"})
     assert response.status == 201 and response.headers["Location"] == "/v2/items/staged"
+
+
+def test_location_of_a_post_to_the_collection_with_a_trailing_slash_has_one_slash(api):
+    event = proxy_event("POST", "/items", "/items/", body=json.dumps({"id": "slashed"}), stage=api.stage)
+    response = Response(api._handle(event, None))
+    assert response.status == 201 and response.headers["Location"] == f"/{api.stage}/items/slashed"
+
+
+def test_lambdas_entry_point_serves_the_environments_table(handler_module, stage):
+    """handler() as Lambda calls it: the execution environment's one function, built from os.environ at import."""
+    item_id = f"entry-{uuid.uuid4().hex[:8]}"
+    created = handler_module.handler(
+        proxy_event("POST", "/items", "/items", body=json.dumps({"id": item_id}), stage=stage), None
+    )
+    assert created["statusCode"] == 201
+    read = handler_module.handler(
+        proxy_event("GET", "/items/{id}", f"/items/{item_id}", path_parameters={"id": item_id}, stage=stage), None
+    )
+    assert json.loads(read["body"]) == {"id": item_id, "version": 1}
+    assert handler_module._function.items.table_name == os.environ["TABLE_NAME"]

@@ -391,7 +391,9 @@ def test_a_write_conditioned_on_a_read_from_before_a_delete_and_re_create_is_a_4
     assert api.request("GET", "/items/aba").json == {"id": "aba", "owner": "bob", "version": 2}
 
 
-def test_a_deleted_item_keeps_only_its_id_and_last_version_and_is_gone_to_every_operation(api, fresh_table, local_dynamodb):
+def test_a_deleted_item_keeps_only_its_id_and_last_version_and_is_gone_to_every_operation(
+    api, fresh_table, local_dynamodb
+):
     api.request("POST", "/items", body={"id": "gone", "secret": "s"})
     api.request("PUT", "/items/gone", body={"secret": "t", "version": 1})
     assert api.request("DELETE", "/items/gone", query="version=2").status == 204
@@ -409,3 +411,77 @@ def test_a_live_item_may_carry_an_attribute_named_like_the_tombstones_marker(api
     api.request("POST", "/items", body={"id": "named", "deleted_version": 1})
     assert_error(api.request("POST", "/items", body={"id": "named"}), 409, "ItemAlreadyExists")
     assert api.request("GET", "/items/named").json == {"id": "named", "deleted_version": 1, "version": 1}
+
+
+@pytest.fixture
+def before_each_put(shipped_client):
+    """Runs `interfere(attempt)` before each PutItem the function sends: another writer, between two requests."""
+    hooks = []
+
+    def install(interfere):
+        attempts = []
+
+        def hook(**_):
+            attempts.append(1)
+            interfere(len(attempts))
+
+        shipped_client.meta.events.register("before-call.dynamodb.PutItem", hook)
+        hooks.append(hook)
+        return attempts
+
+    yield install
+    for hook in hooks:
+        shipped_client.meta.events.unregister("before-call.dynamodb.PutItem", hook)
+
+
+def _write(local_dynamodb, table: str, item_id: str, **attributes: int) -> None:
+    item = {"id": {"S": item_id}, **{name: {"N": str(value)} for name, value in attributes.items()}}
+    local_dynamodb.client().put_item(TableName=table, Item=item)
+
+
+def test_a_re_create_that_loses_to_another_create_and_delete_continues_after_their_version(
+    api, fresh_table, local_dynamodb, before_each_put
+):
+    api.request("POST", "/items", body={"id": "churn"})
+    api.request("DELETE", "/items/churn")
+    attempts = before_each_put(lambda n: n == 2 and _write(local_dynamodb, fresh_table, "churn", deleted_version=2))
+    created = api.request("POST", "/items", body={"id": "churn"})
+    assert created.status == 201 and created.json["version"] == 3 and len(attempts) == 3
+
+
+def test_a_create_that_keeps_losing_to_other_creates_is_a_409_never_a_repeated_version(
+    api, fresh_table, local_dynamodb, before_each_put
+):
+    import repository
+
+    api.request("POST", "/items", body={"id": "busy"})
+    api.request("DELETE", "/items/busy")
+    attempts = before_each_put(lambda n: _write(local_dynamodb, fresh_table, "busy", deleted_version=n + 1))
+    assert_error(api.request("POST", "/items", body={"id": "busy"}), 409, "ItemAlreadyExists")
+    assert len(attempts) == repository.WRITE_ATTEMPTS
+
+
+def test_an_unconditional_delete_raced_by_a_replace_deletes_the_version_that_replace_left(
+    api, fresh_table, local_dynamodb, before_each_put
+):
+    api.request("POST", "/items", body={"id": "raced"})
+    before_each_put(lambda n: n == 1 and _write(local_dynamodb, fresh_table, "raced", version=2))
+    assert api.request("DELETE", "/items/raced").status == 204
+    assert api.request("POST", "/items", body={"id": "raced"}).json["version"] == 3
+
+
+def test_an_unconditional_delete_raced_by_another_delete_is_a_404(api, fresh_table, local_dynamodb, before_each_put):
+    api.request("POST", "/items", body={"id": "twice"})
+    before_each_put(lambda n: _write(local_dynamodb, fresh_table, "twice", deleted_version=1))
+    assert_error(api.request("DELETE", "/items/twice"), 404, "ItemNotFound")
+
+
+def test_an_unconditional_delete_of_an_item_that_keeps_changing_is_a_409(
+    api, fresh_table, local_dynamodb, before_each_put
+):
+    import repository
+
+    api.request("POST", "/items", body={"id": "hot"})
+    attempts = before_each_put(lambda n: _write(local_dynamodb, fresh_table, "hot", version=n + 1))
+    assert_error(api.request("DELETE", "/items/hot"), 409, "VersionConflict")
+    assert len(attempts) == repository.WRITE_ATTEMPTS

@@ -64,9 +64,7 @@ class HttpTransport(Transport):
             return Answer(error.code, error.read().decode(), None)
 
 
-def test_clients_interleaving_through_the_handler_agree_with_the_model(
-    handler_module, local_dynamodb, synth, stage
-):
+def test_clients_interleaving_through_the_handler_agree_with_the_model(handler_module, local_dynamodb, synth, stage):
     from dynamodb_client import create_client
 
     # The shipped configuration, but a longer read timeout: moto takes seconds for a list of 60,000 numbers.
@@ -80,7 +78,9 @@ def test_clients_interleaving_through_the_handler_agree_with_the_model(
         return HandlerTransport(handler_module.ItemsFunction.from_environment(spec.environment, client), stage)
 
     machine = type(
-        "HandlerMachine", (ItemsMachine,), {"transport_factory": staticmethod(transport), "extreme_bytes": EXTREME_BYTES}
+        "HandlerMachine",
+        (ItemsMachine,),
+        {"transport_factory": staticmethod(transport), "extreme_bytes": EXTREME_BYTES},
     )
     run_state_machine_as_test(machine, settings=budget(examples=30, steps=25))
 
