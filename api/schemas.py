@@ -47,8 +47,9 @@ def version_schema() -> dict:
         "minimum": 1,
         "maximum": limits.VERSION_MAX,
         "description": (
-            f"Server-managed: 1 on create, +1 on every write; at most {limits.VERSION_MAX}, the largest integer "
-            "JavaScript clients read exactly"
+            "Server-managed: 1 on an id's first create, +1 on every write, and never repeated for an id: a "
+            "re-created item continues after the version it was deleted at; at most "
+            f"{limits.VERSION_MAX}, the largest integer JavaScript clients read exactly"
         ),
     }
 
@@ -71,9 +72,10 @@ def item_page_schema() -> dict:
             "next": {
                 "$ref": "#/components/schemas/Id",
                 "description": (
-                    "The id of the page's last item: pass it as ?next= for the following page. Present whenever "
-                    "more items may follow: a page holds fewer than `limit` items when the next one would take "
-                    f"the response past Lambda's {limits.LAMBDA_SYNC_PAYLOAD_BYTES // 2**20} MB payload limit"
+                    "The id of the last item the page read: pass it as ?next= for the following page. Present "
+                    "whenever more items may follow: a page reads at most `limit` items, deleted ones included, "
+                    "so it may hold fewer or none, and it holds fewer when the next one would take the response "
+                    f"past Lambda's {limits.LAMBDA_SYNC_PAYLOAD_BYTES // 2**20} MB payload limit"
                 ),
             },
         },

@@ -27,7 +27,7 @@ EXTREME_BYTES = 400_000 - 400 if FUZZ else limits.DYNAMODB_ITEM_BYTES // 16
 
 
 def budget(examples: int, steps: int) -> settings:
-    return settings(settings(), max_examples=examples * (50 if FUZZ else 1), stateful_step_count=steps)
+    return settings(settings(), max_examples=examples * (10 if FUZZ else 1), stateful_step_count=steps)
 
 
 class HandlerTransport(Transport):
