@@ -108,14 +108,12 @@ def parse_body(raw: str | None, is_base64: bool) -> dict:
         raw_bytes = raw.encode("utf-8", "surrogatepass")
     if len(raw_bytes) > MAX_ITEM_BYTES:
         raise ItemTooLarge(f"request body exceeds {MAX_ITEM_BYTES} bytes, the largest item DynamoDB stores")
-    # JSON exchanged between systems is UTF-8 (RFC 8259, section 8.1); json.loads would guess UTF-16 or UTF-32
-    # from bytes with NULs, which API Gateway's request validator reads as UTF-8 text.
-    text = raw if not is_base64 else None
-    if text is None:
-        try:
-            text = raw_bytes.decode("utf-8")
-        except UnicodeDecodeError:
-            raise InvalidRequest(UTF8_RULE) from None
+    # JSON exchanged between systems is UTF-8 (RFC 8259, section 8.1): json.loads on bytes would guess UTF-16 or
+    # UTF-32 from the NULs among the first four octets (RFC 4627, section 3), text API Gateway reads as UTF-8.
+    try:
+        text = raw_bytes.decode("utf-8") if is_base64 else raw
+    except UnicodeDecodeError:
+        raise InvalidRequest(UTF8_RULE) from None
     if "\x00" in text[:4]:
         raise InvalidRequest(UTF8_RULE)
     try:

@@ -485,3 +485,18 @@ def test_an_unconditional_delete_of_an_item_that_keeps_changing_is_a_409(
     attempts = before_each_put(lambda n: _write(local_dynamodb, fresh_table, "hot", version=n + 1))
     assert_error(api.request("DELETE", "/items/hot"), 409, "VersionConflict")
     assert len(attempts) == repository.WRITE_ATTEMPTS
+
+
+def test_a_tombstone_removed_behind_the_functions_back_is_raised_for_the_alarm(
+    api, fresh_table, local_dynamodb, before_each_put
+):
+    """Nothing in the function removes a tombstone; if something else does mid-create, the versions it guarded
+    are lost, so the create fails loudly (a 502 the alarm counts) rather than restarting at 1."""
+    from botocore.exceptions import ClientError
+
+    api.request("POST", "/items", body={"id": "purged"})
+    api.request("DELETE", "/items/purged")
+    client = local_dynamodb.client()
+    before_each_put(lambda n: n == 2 and client.delete_item(TableName=fresh_table, Key={"id": {"S": "purged"}}))
+    with pytest.raises(ClientError, match="ConditionalCheckFailed"):
+        api.request("POST", "/items", body={"id": "purged"})
