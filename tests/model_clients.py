@@ -125,6 +125,9 @@ class Transport:
     def request(self, method: str, path: str, *, query: str = "", body: str | None = None) -> Answer:
         raise NotImplementedError
 
+    def close(self) -> None:
+        """Drops what the example stored (the local server keeps every table in memory until it stops)."""
+
 
 class ItemsModel:
     """What the API must answer: live items, and the last version each id ever had (kept across deletes)."""
@@ -179,6 +182,9 @@ class ItemsMachine(RuleBasedStateMachine):
         self.extremes = extreme_items(type(self).extreme_bytes)
         # The size of the body that last wrote each live item, for the growth bound of its responses.
         self.body_bytes: dict[str, int] = {}
+
+    def teardown(self):
+        self.transport.close()
 
     # Each request, checked against the model -------------------------------------------------------------------
 

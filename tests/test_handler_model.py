@@ -33,9 +33,13 @@ def budget(examples: int, steps: int) -> settings:
 class HandlerTransport(Transport):
     """Proxy events as API Gateway's REST integration builds them, path parameters still percent-encoded."""
 
-    def __init__(self, function, stage: str):
+    def __init__(self, function, stage: str, dynamodb):
         self._function = function
         self._stage = stage
+        self._dynamodb = dynamodb
+
+    def close(self):
+        self._dynamodb.delete_table(TableName=self._function.items.table_name)
 
     def request(self, method, path, *, query="", body=None):
         resource, parameters = route_of(path)
@@ -75,7 +79,8 @@ def test_clients_interleaving_through_the_handler_agree_with_the_model(handler_m
     def transport():
         api = local_api_definition(local_dynamodb, synth.template_json, synth.assembly.directory, uuid.uuid4().hex[:12])
         [spec] = api.functions.values()
-        return HandlerTransport(handler_module.ItemsFunction.from_environment(spec.environment, client), stage)
+        function = handler_module.ItemsFunction.from_environment(spec.environment, client)
+        return HandlerTransport(function, stage, local_dynamodb.client())
 
     machine = type(
         "HandlerMachine",
