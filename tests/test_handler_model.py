@@ -2,8 +2,8 @@
 the handler in process, against the local DynamoDB server over HTTP, and through the local API over HTTP.
 
 The gate runs a fixed, derandomized budget with extreme items of 1/16 of the largest body (the growth bound
-makes them prove what the largest would show); `-e fuzz` runs as many fresh random examples with the largest
-items (moto takes seconds per request on a list of 60,000 numbers, so the count stays the same)."""
+makes them prove what the largest would show); `-e fuzz` runs as many fresh random examples, with the largest
+items through the handler (moto takes seconds per request on a list of 60,000 numbers, so the count stays)."""
 
 import json
 import os
@@ -109,7 +109,7 @@ def test_clients_interleaving_over_http_through_the_local_api_agree_with_the_mod
                 dynamodb.delete_item(TableName=table, Key={"id": item["id"]})
         return HttpTransport(server.url)
 
-    machine = type(
-        "HttpMachine", (ItemsMachine,), {"transport_factory": staticmethod(transport), "extreme_bytes": EXTREME_BYTES}
-    )
+    # The largest items only in process: the local API's workers keep the shipped 2 s read timeout, which moto
+    # exceeds on a list of 60,000 numbers (a 502 that DynamoDB would not cause).
+    machine = type("HttpMachine", (ItemsMachine,), {"transport_factory": staticmethod(transport)})
     run_state_machine_as_test(machine, settings=budget(examples=8, steps=15))
