@@ -329,3 +329,13 @@ def test_lambdas_entry_point_serves_the_environments_table(handler_module, stage
     )
     assert json.loads(read["body"]) == {"id": item_id, "version": 1}
     assert handler_module._function.items.table_name == os.environ["TABLE_NAME"]
+
+
+def test_every_read_of_an_item_is_strongly_consistent(api, dynamodb_calls):
+    """The contract's GET is a strongly consistent read, and so is the read before an unconditional delete (moto
+    is always consistent, so only the request shows it)."""
+    api.request("POST", "/items", body={"id": "consistent"})
+    api.request("GET", "/items/consistent")
+    api.request("DELETE", "/items/consistent")
+    reads = [call["params"] for call in dynamodb_calls if call["operation"] == "GetItem"]
+    assert len(reads) == 2 and all(read["ConsistentRead"] is True for read in reads)

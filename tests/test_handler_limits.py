@@ -457,7 +457,9 @@ def test_a_create_that_keeps_losing_to_other_creates_is_a_409_never_a_repeated_v
     api.request("POST", "/items", body={"id": "busy"})
     api.request("DELETE", "/items/busy")
     attempts = before_each_put(lambda n: _write(local_dynamodb, fresh_table, "busy", deleted_version=n + 1))
-    assert_error(api.request("POST", "/items", body={"id": "busy"}), 409, "ItemAlreadyExists")
+    refused = api.request("POST", "/items", body={"id": "busy"})
+    assert_error(refused, 409, "ItemAlreadyExists")
+    assert refused.json["error"]["message"] == "item busy was created by another request meanwhile"
     assert len(attempts) == repository.WRITE_ATTEMPTS
 
 
@@ -483,7 +485,9 @@ def test_an_unconditional_delete_of_an_item_that_keeps_changing_is_a_409(
 
     api.request("POST", "/items", body={"id": "hot"})
     attempts = before_each_put(lambda n: _write(local_dynamodb, fresh_table, "hot", version=n + 1))
-    assert_error(api.request("DELETE", "/items/hot"), 409, "VersionConflict")
+    refused = api.request("DELETE", "/items/hot")
+    assert_error(refused, 409, "VersionConflict")
+    assert refused.json["error"]["message"] == "item hot kept changing while it was deleted; retry"
     assert len(attempts) == repository.WRITE_ATTEMPTS
 
 
@@ -500,3 +504,24 @@ def test_a_tombstone_removed_behind_the_functions_back_is_raised_for_the_alarm(
     before_each_put(lambda n: n == 2 and client.delete_item(TableName=fresh_table, Key={"id": {"S": "purged"}}))
     with pytest.raises(ClientError, match="ConditionalCheckFailed"):
         api.request("POST", "/items", body={"id": "purged"})
+
+
+def test_every_refusal_of_a_write_names_the_item_and_the_versions_involved(api, fresh_table, local_dynamodb):
+    api.request("POST", "/items", body={"id": "named-1"})
+    api.request("PUT", "/items/named-1", body={"version": 1})
+    messages = {
+        "exists": api.request("POST", "/items", body={"id": "named-1"}),
+        "stale replace": api.request("PUT", "/items/named-1", body={"version": 1}),
+        "stale delete": api.request("DELETE", "/items/named-1", query="version=1"),
+        "missing get": api.request("GET", "/items/named-0"),
+        "missing replace": api.request("PUT", "/items/named-0", body={"version": 1}),
+        "missing delete": api.request("DELETE", "/items/named-0", query="version=1"),
+    }
+    assert {name: answer.json["error"]["message"] for name, answer in messages.items()} == {
+        "exists": "item named-1 already exists",
+        "stale replace": "item named-1 is at version 2, not 1; read it and retry",
+        "stale delete": "item named-1 is at version 2, not 1; read it and retry",
+        "missing get": "item named-0 does not exist",
+        "missing replace": "item named-0 does not exist",
+        "missing delete": "item named-0 does not exist",
+    }
