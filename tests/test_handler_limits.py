@@ -142,6 +142,9 @@ def test_the_issues_item_is_answered_within_lambdas_limit_and_its_numbers_as_wri
         ("1E+125", "1E+125"),
         ("9.9999999999999999999999999999999999999E+125", "9.9999999999999999999999999999999999999E+125"),
         ("12345678901234567890123456789012345678", "12345678901234567890123456789012345678"),
+        ("12345678901234567890123456789012345670", "12345678901234567890123456789012345670"),
+        ("1234567890123456700000", "1234567890123456700000"),
+        ("12345678901234567000000", "1.2345678901234567E+22"),
         ("1" + "0" * 38, "1E+38"),
         ("0e5", "0"),
         ("-0", "0"),
@@ -152,7 +155,7 @@ def test_the_issues_item_is_answered_within_lambdas_limit_and_its_numbers_as_wri
 )
 def test_a_number_comes_back_in_a_form_no_longer_than_needed(api, literal, written):
     """Integers below 1e21 plain (as JSON.stringify writes them), and larger ones too unless the exponent form is
-    shorter; fractions as the shortest text of their double. Every form is exact."""
+    shorter (a tie stays plain); fractions as the shortest text of their double. Every form is exact."""
     created = api.request("POST", "/items", body='{"n": %s}' % literal)
     assert created.status == 201
     assert f'"n": {written},' in api.request("GET", f"/items/{created.json['id']}").raw["body"]
@@ -525,3 +528,42 @@ def test_every_refusal_of_a_write_names_the_item_and_the_versions_involved(api, 
         "missing replace": "item named-0 does not exist",
         "missing delete": "item named-0 does not exist",
     }
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "query", "is_base64", "message"),
+    [
+        ("POST", "/items", "", "", False, "request body must be a JSON object"),
+        ("POST", "/items", "[1]", "", False, "request body must be a JSON object"),
+        ("POST", "/items", "{", "", False, "request body is not valid JSON"),
+        ("POST", "/items", "not base64!", "", True, "request body is not valid base64"),
+        ("POST", "/items", '{"": 1}', "", False, "attribute names must not be empty"),
+        ("POST", "/items", '{"s": "\\ud800"}', "", False, "strings must be valid Unicode (no lone surrogates)"),
+        (
+            "POST",
+            "/items",
+            '{"f": 0.1000000000000000000001}',
+            "",
+            False,
+            "fractional numbers must be exactly representable as a double",
+        ),
+        (
+            "POST",
+            "/items",
+            '{"version": 1}',
+            "",
+            False,
+            "version is set by the server; leave it out when creating an item",
+        ),
+        ("PUT", "/items/a", '{"id": "b", "version": 1}', "", False, "id in the body must match the id in the path"),
+        ("GET", "/items", None, "zeta=1&alpha=2", False, "unknown query parameter(s): alpha, zeta"),
+    ],
+)
+def test_each_refusal_says_what_is_wrong_in_its_own_words(api, method, path, body, query, is_base64, message):
+    resource, parameters = ("/items/{id}", {"id": path.rsplit("/", 1)[1]}) if path.count("/") == 2 else (path, {})
+    event = proxy_event(
+        method, resource, path, path_parameters=parameters, query_string=query, body=body, stage=api.stage
+    )
+    event["body"], event["isBase64Encoded"] = body, is_base64
+    response = Response(api._handle(event, None))
+    assert response.status == 400 and response.json["error"]["message"] == message
