@@ -557,6 +557,8 @@ def test_every_refusal_of_a_write_names_the_item_and_the_versions_involved(api, 
         ),
         ("PUT", "/items/a", '{"id": "b", "version": 1}', "", False, "id in the body must match the id in the path"),
         ("GET", "/items", None, "zeta=1&alpha=2", False, "unknown query parameter(s): alpha, zeta"),
+        ("POST", "/items", '{"a": ' * 33 + "1" + "}" * 33, "", False, "item nests deeper than 32 levels"),
+        ("POST", "/items", '{"a": ' + "[" * 32 + "1" + "]" * 32 + "}", "", False, "item nests deeper than 32 levels"),
     ],
 )
 def test_each_refusal_says_what_is_wrong_in_its_own_words(api, method, path, body, query, is_base64, message):
