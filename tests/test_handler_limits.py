@@ -161,6 +161,12 @@ def test_a_number_comes_back_in_a_form_no_longer_than_needed(api, literal, writt
     assert f'"n": {written},' in api.request("GET", f"/items/{created.json['id']}").raw["body"]
 
 
+def test_an_item_with_a_large_number_keeps_its_text_as_written_beside_it(api):
+    """The writer that gives 1E+125 its exponent form writes keys and strings as json.dumps does (non-ASCII as is)."""
+    created = api.request("POST", "/items", body='{"id": "mixed", "é😀": ["é😀\\u0001", 1E+125]}')
+    assert created.raw["body"] == '{"id": "mixed", "é😀": ["é😀\\u0001", 1E+125], "version": 1}'
+
+
 @pytest.mark.parametrize("shape", sorted(EXTREME_ITEMS))
 def test_the_largest_item_of_each_shape_fits_one_response_with_room_to_spare(handler_module, shape):
     """Rendered as the function renders what DynamoDB gives back (no server: the conversion both ways)."""
