@@ -575,3 +575,9 @@ def test_each_refusal_says_what_is_wrong_in_its_own_words(api, method, path, bod
     event["body"], event["isBase64Encoded"] = body, is_base64
     response = Response(api._handle(event, None))
     assert response.status == 400 and response.json["error"]["message"] == message
+
+
+def test_a_query_number_of_32_characters_is_read_and_one_of_33_refused(api):
+    """Query numbers are bounded before Decimal sees them: 32 characters at most."""
+    assert api.request("GET", "/items", query="limit=1." + "0" * 30).status == 200
+    assert_error(api.request("GET", "/items", query="limit=1." + "0" * 31), 400, "InvalidRequest")
