@@ -581,3 +581,35 @@ def test_a_query_number_of_32_characters_is_read_and_one_of_33_refused(api):
     """Query numbers are bounded before Decimal sees them: 32 characters at most."""
     assert api.request("GET", "/items", query="limit=1." + "0" * 30).status == 200
     assert_error(api.request("GET", "/items", query="limit=1." + "0" * 31), 400, "InvalidRequest")
+
+
+def test_a_body_of_exactly_400_kb_is_read_and_one_byte_more_is_a_413(handler_module):
+    import limits
+    import validation
+    from errors import ItemTooLarge
+
+    padding = limits.DYNAMODB_ITEM_BYTES - len('{"s": ""}')
+    assert validation.parse_body('{"s": "%s"}' % ("x" * padding), False) == {"s": "x" * padding}
+    with pytest.raises(ItemTooLarge):
+        validation.parse_body('{"s": "%s"}' % ("x" * (padding + 1)), False)
+
+
+def test_a_query_number_beyond_decimal_says_what_is_allowed(api):
+    refused = api.request("GET", "/items", query="limit=1e9999999999999999999999999999")
+    assert_error(refused, 400, "InvalidRequest")
+    assert refused.json["error"]["message"] == "limit must be an integer from 1 to 100"
+
+
+def test_non_ascii_text_is_sent_as_is_not_escaped(api):
+    created = api.request("POST", "/items", body={"id": "plain", "é": "😀"})
+    assert created.raw["body"] == '{"id": "plain", "é": "😀", "version": 1}'
+
+
+def test_a_page_whose_response_is_exactly_the_limit_is_not_cut(handler_module):
+    import limits
+
+    items = [{"id": "a", "blob": "", "version": 1}]
+    size = len(json.dumps(handler_module._response(200, handler_module._page(items, None), {})))
+    items[0]["blob"] = "x" * (limits.LAMBDA_SYNC_PAYLOAD_BYTES - size)
+    page = handler_module._page_within_payload_limit(items, None)
+    assert page == {"items": items}
