@@ -27,6 +27,10 @@ from policies.validation_report import ValidationReport
 
 PROJECT_ROOT = Path(__file__).parent
 STACK_ID = "ServerlessAutomation"
+# CDK fails synthesis on a finding of severity error only, and lets cdk-nag's warnings through unless this flag
+# is on (aws-cdk-lib core/lib/private/synthesis-validation.js). Set after the deployer's context: a warning is
+# fixed or acknowledged, never switched off.
+FAIL_ON_WARNINGS = {"@aws-cdk/core:strictCfnValidateErrors": True}
 
 
 def service_stack(app: App) -> ServerlessBackendStack:
@@ -41,7 +45,7 @@ def cdk_json_context() -> dict:
 
 def build_app(context: dict | None = None, **app_options) -> App:
     """The app with the stack, tags and policies; `context` overrides cdk.json (as `-c` does)."""
-    app = App(context={**cdk_json_context(), **(context or {})}, **app_options)
+    app = App(context={**cdk_json_context(), **(context or {}), **FAIL_ON_WARNINGS}, **app_options)
     config = ServiceConfig.from_context(app.node)
     stack = ServerlessBackendStack(
         app,
@@ -50,8 +54,8 @@ def build_app(context: dict | None = None, **app_options) -> App:
         description="serverless-automation: API Gateway (REST) -> Lambda -> DynamoDB",
     )
     apply_tags(app)
-    apply_policies(app, config.compliance)
-    apply_acknowledgements(stack)
+    apply_policies(app, config)
+    apply_acknowledgements(stack, config)
     return app
 
 
@@ -83,7 +87,12 @@ def main(argv: list[str] | None = None) -> None:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
     if not (args.report or args.ledger or args.sarif):
-        assembly = app.synth()
+        try:
+            assembly = app.synth()
+        except RuntimeError as error:
+            if "ValidationFailed" not in str(error):
+                raise
+            sys.exit(refusal(Path(app.outdir)))
         if outdir is not None:
             for stack in assembly.stacks:
                 print(f"Synthesized {stack.stack_name}: {Path(assembly.directory) / stack.template_file}")
@@ -97,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
         failed = True
     outdir = Path(app.outdir)
     report = ValidationReport.read(outdir / "validation-report.json")
-    unmatched = stale(acknowledgements(service_stack(app)), report.suppressed())
+    unmatched = stale(acknowledgements(service_stack(app), service_stack(app).config), report.suppressed())
     if args.ledger:
         print(f"Wrote {ledger.LEDGER} ({ledger.write(report)} acknowledged findings)")
     if args.report:
@@ -114,6 +123,16 @@ def main(argv: list[str] | None = None) -> None:
             file=sys.stderr,
         )
     sys.exit(1 if failed or report.open or unmatched else 0)
+
+
+def refusal(outdir: Path) -> str:
+    """The closing line of a refused synthesis (CDK has printed each finding, its fix and its acknowledgement id)."""
+    report = ValidationReport.read(outdir / "validation-report.json")
+    count = len({(finding.finding_id, finding.construct_path) for finding in report.open})
+    return (
+        f"error: synthesis refused: {count} unacknowledged finding{'s' * (count != 1)} (above). Fix each as its "
+        "'Suggested fix' says, or acknowledge it with a reason in policies/acknowledgements.py"
+    )
 
 
 def write_sarif(target: Path, app: App, report: ValidationReport, outdir: Path) -> None:

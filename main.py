@@ -96,7 +96,7 @@ class ServerlessBackendStack(Stack):
         self.api_gateway_cloudwatch_role = self._build_api_gateway_cloudwatch_role()
         self.api_execution_log_group = self._build_api_execution_logging()
         self.alarm_topic = self._build_alarm_topic()
-        self.error_rate_alarm = self._build_error_rate_alarm()
+        self.error_rate_alarm = self._build_error_rate_alarm(self.function, "FunctionErrorRateAlarm", "Items function")
         self._build_outputs()
 
     def custom_resource_providers(self) -> list[CustomResourceProviderBase]:
@@ -400,22 +400,23 @@ class ServerlessBackendStack(Stack):
         self.api.deployment_stage.node.add_dependency(account, execution_log_group)
         return execution_log_group
 
-    def _build_error_rate_alarm(self) -> cloudwatch.Alarm:
+    def _build_error_rate_alarm(self, function: lambda_.Function, construct_id: str, label: str) -> cloudwatch.Alarm:
+        """An alarm on the function's error rate that notifies the alarm topic: one for every function."""
         period = Duration.minutes(5)
         error_rate = cloudwatch.MathExpression(
             expression="IF(invocations > 0, 100 * errors / invocations, 0)",
             using_metrics={
-                "errors": self.function.metric_errors(period=period, statistic="Sum"),
-                "invocations": self.function.metric_invocations(period=period, statistic="Sum"),
+                "errors": function.metric_errors(period=period, statistic="Sum"),
+                "invocations": function.metric_invocations(period=period, statistic="Sum"),
             },
             label="Error rate (%)",
             period=period,
         )
         alarm = cloudwatch.Alarm(
             self,
-            "FunctionErrorRateAlarm",
+            construct_id,
             alarm_description=(
-                f"Items function error rate above {self.config.error_rate_threshold_percent:g}% "
+                f"{label} error rate above {self.config.error_rate_threshold_percent:g}% "
                 "(unhandled errors per invocation, 5-minute windows)"
             ),
             metric=error_rate,

@@ -25,6 +25,10 @@ from typing import Any
 _SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
 
 
+def is_custom_resource(resource_type: str) -> bool:
+    return resource_type.startswith("Custom::") or resource_type == "AWS::CloudFormation::CustomResource"
+
+
 def as_list(value: Any) -> list:
     """An IAM element's values (or any one-or-many template value): one value or a list of them, as a list."""
     return value if isinstance(value, list) else [value]
@@ -132,6 +136,30 @@ class Template:
 
     def properties(self, logical_id: str | None) -> dict:
         return self.resource(logical_id).get("Properties", {})
+
+    # Relations ----------------------------------------------------------------------------------------------
+
+    def provider_functions(self) -> set[str]:
+        """Functions that serve custom resources (a ServiceToken's target): CDK's handlers, run by deploys."""
+        found = {
+            reference(resource.get("Properties", {}).get("ServiceToken"))
+            for resource in self.resources.values()
+            if is_custom_resource(resource.get("Type", ""))
+        }
+        return {logical_id for logical_id in found if logical_id is not None}
+
+    def application_functions(self) -> dict[str, dict]:
+        """Every function that is not a custom-resource provider: the functions that serve the application."""
+        providers = self.provider_functions()
+        return {k: v for k, v in self.of_type("AWS::Lambda::Function").items() if k not in providers}
+
+    def policies_attached_to(self, role_id: str) -> list[str]:
+        """The AWS::IAM::Policy and ManagedPolicy resources that name the role, by logical id."""
+        return sorted(
+            logical_id
+            for logical_id, resource in self.of_type("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy").items()
+            if {"Ref": role_id} in as_list(resource.get("Properties", {}).get("Roles", []))
+        )
 
     # Dependencies -------------------------------------------------------------------------------------------
 

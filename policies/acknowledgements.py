@@ -1,8 +1,11 @@
 """Every acknowledged finding, in one reviewed place: one construct, one finding id, one reason each.
 
 Fix findings in the stack first; acknowledge only what cannot or should not be fixed here, and say why it
-is safe. Targets are found through the stack's attributes or by construct type, never by hashed paths, so
-they survive CDK upgrades. tests/test_acknowledgements.py fails on an empty reason or a stale entry.
+is safe. Targets are found by CloudFormation type and by their relations in the finished construct tree (the
+role a function runs with, the functions API Gateway invokes, the roles the API Gateway account names),
+never by attributes of the stack or by hashed paths: a second function, table or index that has the same
+reason is covered the same way, and a resource without that reason is not. `Acknowledge` applies them at
+synthesis, after every construct exists. tests/test_acknowledgements.py fails on an empty reason or a stale entry.
 
 Finding ids are `<plugin>::<rule>` (or `<plugin>::<rule>[<finding>]` for per-finding rules), exactly as
 the validation report prints them under "Acknowledge with".
@@ -12,11 +15,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from functools import cached_property
 
-from aws_cdk import Acknowledgment, CfnResource, Validations
-from constructs import IConstruct, Node
+import jsii
+from aws_cdk import (
+    Acknowledgment,
+    AspectPriority,
+    Aspects,
+    CfnResource,
+    CustomResourceProviderBase,
+    IAspect,
+    Stack,
+    Validations,
+)
+from aws_cdk import aws_s3_deployment as s3_deployment
+from constructs import IConstruct
 
+from cfn.template import allow_statements, reference, references, statement_actions, statement_resources
+from config import ServiceConfig
+from conventions import UNSCOPABLE_ACTIONS
 from policies.profiles import PROFILES
 from policies.rules.deployability import ApiGatewayAccountRoleCanLog, NothingRetained
 from policies.rules.iam import NoAwsManagedPolicies, NoWildcardActions, UnscopedResourcesOnlyWhereUnavoidable
@@ -41,35 +58,20 @@ NO_WAF = (
     "api_auth=iam, IAM authorization rejects unsigned requests before they reach the function. WAF costs per "
     "ACL and rule; add it before exposing the API publicly (api_auth=none)."
 )
+DELIBERATELY_OPEN = "The deployer chose -c api_auth=none: the API is deliberately open (README: Calling the API)."
+STREAM_FAILURE_DESTINATION = (
+    "Fed only by event source mappings that send a batch they give up on to an on-failure destination after "
+    "bounded retries (our SA-DATA4 rule): a function DLQ receives failed asynchronous invocations only."
+)
+FAILURE_DESTINATION_IS_THE_DLQ = (
+    "This queue is the on-failure destination of a stream's event source mapping: it is the dead-letter queue, "
+    "holding the batches the function gave up on."
+)
 CDK_HANDLER_NO_DLQ = (
     "CDK's BucketDeployment handler, which runs only while CloudFormation deploys: CloudFormation invokes it "
     "asynchronously and waits for the response the handler sends back; a failure is sent as FAILED and fails "
     "the deployment, so nothing would read a dead-letter queue."
 )
-
-
-class AcknowledgedStack(Protocol):
-    """What the acknowledgements read of the service stack (main.ServerlessBackendStack), which they do not
-    import: the stack and the policies stay independent."""
-
-    config: Any
-    artifacts_bucket: Any
-    code_deployment: Any
-    table: Any
-    function_role: Any
-    function: Any
-    api: Any
-    api_gateway_cloudwatch_role: Any
-    alarm_topic: Any
-
-    @property
-    def node(self) -> Node: ...
-
-    def get_logical_id(self, element: Any) -> str: ...
-
-    def resolve(self, obj: Any) -> Any: ...
-
-    def custom_resource_providers(self) -> list: ...
 
 
 @dataclass(frozen=True)
@@ -79,63 +81,301 @@ class Acknowledgement:
     reason: str
 
 
-def acknowledgements(stack: AcknowledgedStack) -> list[Acknowledgement]:
+class StackRelations:
+    """The stack's resources by type and by relation, read from the finished construct tree: each CfnResource
+    by its logical id, and the properties that relate resources resolved as the template will render them."""
+
+    def __init__(self, stack: Stack, config: ServiceConfig):
+        self.stack = stack
+        self.config = config
+        self.resources = {
+            stack.resolve(node.logical_id): node for node in stack.node.find_all() if isinstance(node, CfnResource)
+        }
+
+    def of_type(self, resource_type: str, within: IConstruct | None = None) -> list[IConstruct]:
+        """Every resource of one CloudFormation type (in one construct, if given), as the construct that owns it."""
+        scope = within.node.path + "/" if within else ""
+        return [
+            owner(node)
+            for node in self.resources.values()
+            if node.cfn_resource_type == resource_type and node.node.path.startswith(scope)
+        ]
+
+    def target(self, value) -> CfnResource | None:
+        """The resource a Ref or Fn::GetAtt value points at."""
+        return self.resources.get(reference(self.stack.resolve(value)) or "")
+
+    @cached_property
+    def cdk_handler_functions(self) -> list[IConstruct]:
+        """The functions CDK builds to serve its own custom resources: the BucketDeployment handlers."""
+        return [
+            deployment.handler_role.node.scope
+            for deployment in self.stack.node.find_all()
+            if isinstance(deployment, s3_deployment.BucketDeployment) and deployment.handler_role.node.scope
+        ]
+
+    @cached_property
+    def application_functions(self) -> list[CfnResource]:
+        """Every AWS::Lambda::Function that is not one of CDK's custom-resource handlers."""
+        handlers = {handler.node.path for handler in self.cdk_handler_functions}
+        return [
+            node
+            for node in self.resources.values()
+            if node.cfn_resource_type == "AWS::Lambda::Function"
+            and owner(node).node.path not in handlers
+            and not isinstance(node.node.scope, CustomResourceProviderBase)
+        ]
+
+    def role_of(self, function: CfnResource) -> CfnResource | None:
+        return self.target(getattr(function, "role", None))
+
+    def statements_of(self, role: CfnResource) -> list[dict]:
+        """The Allow statements of a role's inline policies and of the policies attached to it."""
+        documents = [self.stack.resolve(getattr(role, "policies", None)) or []]
+        inline = [policy.get("policyDocument", {}) for policy in documents[0]]
+        attached = [
+            self.stack.resolve(getattr(policy, "policy_document", None)) or {}
+            for policy in self.resources.values()
+            if policy.cfn_resource_type == "AWS::IAM::Policy"
+            and reference(self.stack.resolve(role.ref)) in references(self.stack.resolve(getattr(policy, "roles", [])))
+        ]
+        return [s for document in inline + attached for s in allow_statements({"PolicyDocument": document})]
+
+    def roles_unscoped_only_where_unavoidable(self) -> list[IConstruct]:
+        """The roles of application functions whose every `*` resource is for actions AWS cannot scope."""
+        found = []
+        for function in self.application_functions:
+            role = self.role_of(function)
+            if role is None:
+                continue
+            unscoped = [s for s in self.statements_of(role) if "*" in statement_resources(s)]
+            if unscoped and all(set(statement_actions(s)) <= UNSCOPABLE_ACTIONS for s in unscoped):
+                found.append(owner(role))
+        return unique(found)
+
+    def inline_policies(self) -> list[IConstruct]:
+        """The roles that carry inline policies, and every AWS::IAM::Policy (an inline policy of its own)."""
+        return unique(
+            owner(node)
+            for node in self.resources.values()
+            if node.cfn_resource_type == "AWS::IAM::Policy"
+            or (node.cfn_resource_type == "AWS::IAM::Role" and self.stack.resolve(getattr(node, "policies", None)))
+        )
+
+    def api_gateway_account_roles(self) -> list[IConstruct]:
+        return unique(
+            owner(role)
+            for account in self.resources.values()
+            if account.cfn_resource_type == "AWS::ApiGateway::Account"
+            and (role := self.target(getattr(account, "cloud_watch_role_arn", None))) is not None
+        )
+
+    def functions_invoked_by_api_gateway_only(self) -> list[IConstruct]:
+        """Application functions that API Gateway may invoke and that no event source mapping feeds: every
+        invocation is synchronous."""
+        invoked = {
+            reference(self.stack.resolve(getattr(node, "function_name", None)))
+            for node in self.resources.values()
+            if node.cfn_resource_type == "AWS::Lambda::Permission"
+            and getattr(node, "principal", None) == "apigateway.amazonaws.com"
+        }
+        fed = {
+            reference(self.stack.resolve(getattr(node, "function_name", None)))
+            for node in self.resources.values()
+            if node.cfn_resource_type == "AWS::Lambda::EventSourceMapping"
+        }
+        return [
+            owner(function)
+            for function in self.application_functions
+            if self.stack.resolve(function.logical_id) in invoked - fed
+        ]
+
+    def functions_fed_by_streams_with_failure_destinations(self) -> list[IConstruct]:
+        """Application functions whose every event source mapping sends what it gives up on to a destination."""
+        mappings: dict[str, list[bool]] = {}
+        for node in self.resources.values():
+            if node.cfn_resource_type == "AWS::Lambda::EventSourceMapping":
+                destination = self.stack.resolve(getattr(node, "destination_config", None)) or {}
+                function_id = reference(self.stack.resolve(getattr(node, "function_name", None))) or ""
+                mappings.setdefault(function_id, []).append(bool(destination.get("onFailure", {}).get("destination")))
+        return [
+            owner(function)
+            for function in self.application_functions
+            if all(mappings.get(self.stack.resolve(function.logical_id), [False]))
+        ]
+
+    def failure_destination_queues(self) -> list[IConstruct]:
+        """The SQS queues that event source mappings send failed batches to."""
+        destinations = [
+            (self.stack.resolve(getattr(node, "destination_config", None)) or {})
+            .get("onFailure", {})
+            .get("destination")
+            for node in self.resources.values()
+            if node.cfn_resource_type == "AWS::Lambda::EventSourceMapping"
+        ]
+        return unique(
+            owner(queue)
+            for destination in destinations
+            if (queue := self.target(destination)) is not None and queue.cfn_resource_type == "AWS::SQS::Queue"
+        )
+
+    def code_buckets(self) -> list[IConstruct]:
+        """The buckets a BucketDeployment copies code into: those its handler's policy lets it write."""
+        found = []
+        for handler in self.cdk_handler_functions:
+            role = handler.node.try_find_child("ServiceRole")
+            resource = role.node.default_child if role is not None else None
+            if not isinstance(resource, CfnResource):
+                continue
+            for statement in self.statements_of(resource):
+                for resource in statement_resources(statement):
+                    bucket = self.resources.get(next(iter(references(resource)), ""))
+                    if bucket is not None and bucket.cfn_resource_type == "AWS::S3::Bucket":
+                        found.append(owner(bucket))
+        return unique(found)
+
+    def topics_mailing_an_address(self) -> list[IConstruct]:
+        return unique(
+            owner(topic)
+            for node in self.resources.values()
+            if node.cfn_resource_type == "AWS::SNS::Subscription"
+            and getattr(node, "protocol", None) == "email"
+            and (topic := self.target(getattr(node, "topic_arn", None))) is not None
+        )
+
+    def custom_resource_providers(self, name: str) -> list[IConstruct]:
+        """CDK's stack-level raw providers (a CustomResourceProviderBase), by the name in their construct id."""
+        return [
+            child
+            for child in self.stack.node.children
+            if isinstance(child, CustomResourceProviderBase) and name in child.node.id
+        ]
+
+
+def owner(node: IConstruct) -> IConstruct:
+    """The construct a CfnResource is the default child of (a Bucket for its CfnBucket), or the resource itself:
+    acknowledging the owner covers the resource, and reads as the construct main.py builds."""
+    scope = node.node.scope
+    if scope is None:
+        return node
+    default = scope.node.try_find_child("Resource") or scope.node.default_child
+    return scope if default is not None and default.node.path == node.node.path else node
+
+
+def unique(constructs) -> list[IConstruct]:
+    return list({construct.node.path: construct for construct in constructs}.values())
+
+
+def acknowledgements(stack: Stack, config: ServiceConfig) -> list[Acknowledgement]:
+    relations = StackRelations(stack, config)
     return [
-        *_items_service(stack),
-        *_cdk_bucket_deployment_handler(stack),
-        *_cdk_auto_delete_provider(stack),
-        *_deployer_opt_outs(stack),
-        *_compliance_profiles(stack),
+        *_application(relations),
+        *_cdk_bucket_deployment_handler(relations),
+        *_cdk_auto_delete_provider(relations),
+        *_deployer_opt_outs(relations),
+        *_compliance_profiles(relations),
     ]
 
 
-def apply_acknowledgements(stack: AcknowledgedStack) -> list[Acknowledgement]:
-    applied = acknowledgements(stack)
-    for ack in applied:
-        Validations.of(ack.target).acknowledge(Acknowledgment(id=ack.finding_id, reason=ack.reason))
-    return applied
+@jsii.implements(IAspect)
+class Acknowledge:
+    """Applies the acknowledgements to the stack at synthesis, when every construct of the stack exists."""
+
+    def __init__(self, stack: Stack, config: ServiceConfig):
+        self._stack = stack
+        self._config = config
+
+    def visit(self, node: IConstruct) -> None:
+        if node.node.path == self._stack.node.path:
+            for ack in acknowledgements(self._stack, self._config):
+                Validations.of(ack.target).acknowledge(Acknowledgment(id=ack.finding_id, reason=ack.reason))
 
 
-def _items_service(stack: AcknowledgedStack) -> list[Acknowledgement]:
+def apply_acknowledgements(stack: Stack, config: ServiceConfig) -> None:
+    Aspects.of(stack).add(Acknowledge(stack, config), priority=AspectPriority.READONLY)
+
+
+def _application(relations: StackRelations) -> list[Acknowledgement]:
+    """The application's own resources, found by type and relation, so a second of each is covered too."""
     return [
-        Acknowledgement(stack.artifacts_bucket, f"{NAG}-S1", NO_BUCKET_ACCESS_LOGS),
-        Acknowledgement(
-            stack.function_role,
-            f"{NAG}-IAM5[Resource::*]",
-            "Only xray:PutTraceSegments and xray:PutTelemetryRecords are on '*': X-Ray has no resource-level "
-            f"permissions. Our {UnscopedResourcesOnlyWhereUnavoidable.rule_id} rule keeps every other action scoped.",
+        *(Acknowledgement(bucket, f"{NAG}-S1", NO_BUCKET_ACCESS_LOGS) for bucket in relations.code_buckets()),
+        *(
+            ack
+            for role in relations.roles_unscoped_only_where_unavoidable()
+            for ack in (
+                Acknowledgement(
+                    role,
+                    f"{NAG}-IAM5[Resource::*]",
+                    "Only actions AWS cannot scope (conventions.UNSCOPABLE_ACTIONS: the X-Ray puts) are on '*': X-Ray "
+                    f"has no resource-level permissions. Our {UnscopedResourcesOnlyWhereUnavoidable.rule_id} rule "
+                    "keeps every other action scoped.",
+                ),
+                Acknowledgement(
+                    role,
+                    f"{SERVERLESS}-LambdaStarPermissions",
+                    "The only '*' is the resource of actions AWS cannot scope (the X-Ray puts); no action is "
+                    f"a wildcard (our {NoWildcardActions.rule_id} rule).",
+                ),
+            )
         ),
-        Acknowledgement(
-            stack.function_role,
-            f"{SERVERLESS}-LambdaStarPermissions",
-            "The only '*' is the resource of the two X-Ray put actions, which AWS cannot scope; no action is "
-            f"a wildcard (our {NoWildcardActions.rule_id} rule).",
+        *(
+            Acknowledgement(
+                role,
+                f"{NAG}-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:*]",
+                "API Gateway's account-wide CloudWatch role: API Gateway validates it against the seven actions of "
+                "AmazonAPIGatewayPushToCloudWatchLogs, and every REST API in this account and region logs through "
+                "it, so it cannot name this API's groups (rain#163, cloudformation-coverage-roadmap#2312). The "
+                "grant stays inside this account's and region's CloudWatch Logs; "
+                f"{ApiGatewayAccountRoleCanLog.rule_id} requires it, {UnscopedResourcesOnlyWhereUnavoidable.rule_id} allows it on this role only.",
+            )
+            for role in relations.api_gateway_account_roles()
         ),
-        Acknowledgement(
-            stack.api_gateway_cloudwatch_role,
-            f"{NAG}-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:*]",
-            "API Gateway's account-wide CloudWatch role: API Gateway validates it against the seven actions of "
-            "AmazonAPIGatewayPushToCloudWatchLogs, and every REST API in this account and region logs through "
-            "it, so it cannot name this API's groups (rain#163, cloudformation-coverage-roadmap#2312). The "
-            f"grant stays inside this account's and region's CloudWatch Logs; {ApiGatewayAccountRoleCanLog.rule_id} "
-            f"requires it, {UnscopedResourcesOnlyWhereUnavoidable.rule_id} allows it on this role only.",
+        *(
+            Acknowledgement(function, f"{SERVERLESS}-LambdaDLQ", SYNCHRONOUS_ONLY)
+            for function in relations.functions_invoked_by_api_gateway_only()
         ),
-        Acknowledgement(stack.function, f"{SERVERLESS}-LambdaDLQ", SYNCHRONOUS_ONLY),
-        Acknowledgement(
-            stack.api,
-            f"{NAG}-COG4",
-            "Methods use IAM (SigV4) authorization, which authenticates AWS principals without a user pool; "
-            "a Cognito pool would add a resource and a second identity system.",
+        *(
+            Acknowledgement(function, f"{SERVERLESS}-LambdaDLQ", STREAM_FAILURE_DESTINATION)
+            for function in relations.functions_fed_by_streams_with_failure_destinations()
         ),
-        Acknowledgement(stack.api, f"{NAG}-APIG3", NO_WAF),
+        *(
+            Acknowledgement(queue, f"{NAG}-SQS3", FAILURE_DESTINATION_IS_THE_DLQ)
+            for queue in relations.failure_destination_queues()
+        ),
+        *(
+            ack
+            for api in relations.of_type("AWS::ApiGateway::RestApi")
+            for ack in (
+                Acknowledgement(
+                    api,
+                    f"{NAG}-COG4",
+                    "Methods use IAM (SigV4) authorization, which authenticates AWS principals without a user "
+                    "pool; a Cognito pool would add a resource and a second identity system."
+                    if relations.config.api_auth == "iam"
+                    else DELIBERATELY_OPEN,
+                ),
+                Acknowledgement(api, f"{NAG}-APIG3", NO_WAF),
+            )
+        ),
     ]
 
 
-def _cdk_bucket_deployment_handler(stack: AcknowledgedStack) -> list[Acknowledgement]:
-    """CDK's BucketDeployment handler: built by aws-cdk-lib, runs only during deploys, not reachable by users."""
-    handler = stack.code_deployment.handler_role.node.scope
-    bucket_arn = f"<{stack.resolve(stack.get_logical_id(stack.artifacts_bucket.node.default_child))}.Arn>"
+def _cdk_bucket_deployment_handler(relations: StackRelations) -> list[Acknowledgement]:
+    """CDK's BucketDeployment handlers: built by aws-cdk-lib, run only during deploys, not reachable by users."""
     cdk_owned = "CDK's BucketDeployment handler, which runs only while CloudFormation deploys."
+    return [
+        ack
+        for handler in relations.cdk_handler_functions
+        for ack in _bucket_deployment_handler(handler, relations, cdk_owned)
+    ]
+
+
+def _bucket_deployment_handler(handler: IConstruct, relations: StackRelations, cdk_owned: str) -> list[Acknowledgement]:
+    bucket_arns = [
+        f"Resource::<{relations.stack.resolve(bucket.node.default_child.logical_id)}.Arn>/*"
+        for bucket in relations.code_buckets()
+        if isinstance(bucket.node.default_child, CfnResource)
+    ]
     return [
         Acknowledgement(
             handler,
@@ -161,7 +401,7 @@ def _cdk_bucket_deployment_handler(stack: AcknowledgedStack) -> list[Acknowledge
                 "Action::s3:Abort*",
                 "Action::s3:DeleteObject*",
                 "Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*",
-                f"Resource::{bucket_arn}/*",
+                *bucket_arns,
             )
         ),
         Acknowledgement(
@@ -188,13 +428,12 @@ def _cdk_bucket_deployment_handler(stack: AcknowledgedStack) -> list[Acknowledge
     ]
 
 
-def _cdk_auto_delete_provider(stack: AcknowledgedStack) -> list[Acknowledgement]:
+def _cdk_auto_delete_provider(relations: StackRelations) -> list[Acknowledgement]:
     """CDK's S3 auto-delete provider: a raw CfnResource pair that cdk-nag does not inspect, but we do."""
     cdk_owned = "CDK's S3 auto-delete provider, which runs only when the bucket is deleted or replaced."
     return [
         ack
-        for provider in stack.custom_resource_providers()
-        if "S3AutoDeleteObjects" in provider.node.id
+        for provider in relations.custom_resource_providers("S3AutoDeleteObjects")
         for ack in (
             Acknowledgement(
                 provider,
@@ -210,35 +449,39 @@ def _cdk_auto_delete_provider(stack: AcknowledgedStack) -> list[Acknowledgement]
     ]
 
 
-def _deployer_opt_outs(stack: AcknowledgedStack) -> list[Acknowledgement]:
+def _deployer_opt_outs(relations: StackRelations) -> list[Acknowledgement]:
     """Findings that exist only when a deployer turns a default off through context, on purpose."""
+    config = relations.config
     opt_outs = []
-    if stack.config.api_auth == "none":
-        opt_outs.append(
+    if config.api_auth == "none":
+        opt_outs += [
             Acknowledgement(
-                stack.api,
+                api,
                 f"{NAG}-APIG4",
-                "The deployer chose -c api_auth=none: the API is deliberately open (README: Calling the API).",
+                DELIBERATELY_OPEN,
             )
-        )
-    if stack.config.retain_data:
-        opt_outs.append(
+            for api in relations.of_type("AWS::ApiGateway::RestApi")
+        ]
+    if config.retain_data:
+        opt_outs += [
             Acknowledgement(
-                stack.table,
+                table,
                 NothingRetained.finding_id(),
-                "The deployer chose -c retain_data=true: the items table holds data that must outlive the stack, "
-                "so it is retained and deletion-protected; everything else is still deleted (README: Configuration).",
+                "The deployer chose -c retain_data=true: the tables hold data that must outlive the stack, so they "
+                "are retained and deletion-protected; everything else is still deleted (README: Configuration).",
             )
-        )
-    if stack.config.alarm_email:
-        opt_outs.append(
+            for table in relations.of_type("AWS::DynamoDB::Table")
+        ]
+    if config.alarm_email:
+        opt_outs += [
             Acknowledgement(
-                stack.alarm_topic,
+                topic,
                 f"{SERVERLESS}-SNSRedrivePolicy",
                 "The only subscription is the alarm e-mail the deployer gave; a message SNS cannot deliver to "
                 "an inbox would sit unread in a dead-letter queue too. The alarm's state stays in CloudWatch.",
             )
-        )
+            for topic in relations.topics_mailing_an_address()
+        ]
     return opt_outs
 
 
@@ -249,20 +492,19 @@ class Departure:
 
     reason: str
     rules: dict[str, str]
-    targets: Callable[[AcknowledgedStack], list[IConstruct]]
-    applies: Callable[[AcknowledgedStack], bool] = lambda _stack: True
+    targets: Callable[[StackRelations], list[IConstruct]]
+    applies: Callable[[StackRelations], bool] = lambda _relations: True
 
 
-def _of_type(
-    resource_type: str, within: Callable[[AcknowledgedStack], IConstruct] | None = None
-) -> Callable[[AcknowledgedStack], list[IConstruct]]:
-    """Every resource of one CloudFormation type in the stack (or in one of its constructs), CDK's own
-    included, found by type."""
-    return lambda stack: [
-        child
-        for child in (within(stack).node if within else stack.node).find_all()
-        if isinstance(child, CfnResource) and child.cfn_resource_type == resource_type
-    ]
+def _of_type(*resource_types: str, within: str | None = None) -> Callable[[StackRelations], list[IConstruct]]:
+    """Every resource of the given CloudFormation types in the stack (or in each resource of type `within`), CDK's
+    own included, found by type."""
+
+    def find(relations: StackRelations) -> list[IConstruct]:
+        scopes = relations.of_type(within) if within else [None]
+        return unique(found for scope in scopes for kind in resource_types for found in relations.of_type(kind, scope))
+
+    return find
 
 
 def _nag(rule: str, *, packs: tuple[str, ...] = ()) -> dict[str, str]:
@@ -280,10 +522,10 @@ DEPARTURES = (
         "resolved string and passes (tests/test_profiles.py runs the rule both ways). SourceAccount would "
         "repeat the account the ARN already names, and offline a Ref to it fails the same way.",
         {"control-tower": "lambda_function_public_access_prohibited_check"},
-        _of_type("AWS::Lambda::Permission", within=lambda stack: stack.api),
+        _of_type("AWS::Lambda::Permission", within="AWS::ApiGateway::RestApi"),
     ),
     Departure(
-        "The mission sets SSE-S3 (AES256) on the artifacts bucket, and our SA-S1 rule holds every bucket to it. "
+        "The project requires SSE-S3 (AES256) on the artifacts bucket, and our SA-S1 rule holds every bucket to it. "
         "SSE-KMS, even with the AWS managed key, would meet this control and break that requirement.",
         {"control-tower": "s3_bucket_default_encryption_kms_check", **_nag("S3DefaultEncryptionKMS")},
         _of_type("AWS::S3::Bucket"),
@@ -313,35 +555,31 @@ DEPARTURES = (
         "year deploys with -c log_retention_days=365, and this control then passes.",
         {"control-tower": "cloudwatch_log_group_retention_period_check"},
         _of_type("AWS::Logs::LogGroup"),
-        applies=lambda stack: stack.config.log_retention_days < 365,
+        applies=lambda relations: relations.config.log_retention_days < 365,
     ),
     Departure(
         NO_BUCKET_ACCESS_LOGS,
         {"control-tower": "s3_bucket_logging_enabled_check", **_nag("S3BucketLoggingEnabled")},
-        lambda stack: [stack.artifacts_bucket],
+        lambda relations: relations.code_buckets(),
     ),
     Departure(
         "The code zip is rebuilt from the repository by every deploy; a replica bucket in another region "
         "would be a second bucket that `cdk destroy` must also empty and remove.",
         _nag("S3BucketReplicationEnabled"),
-        lambda stack: [stack.artifacts_bucket],
+        lambda relations: relations.code_buckets(),
     ),
     Departure(
         "Object Lock cannot be turned off once on, and any retention on an object version (a default rule, or "
         "one upload that sets it) then blocks deleting that version until it expires, so `cdk destroy` could no "
         "longer promise to remove the bucket; our SA-DEP1 rule forbids Object Lock for that reason.",
         {"control-tower": "s3_bucket_object_lock_enabled_check"},
-        lambda stack: [stack.artifacts_bucket],
+        lambda relations: relations.code_buckets(),
     ),
     Departure(
         "Each role's permissions are an inline policy scoped to this stack's resources (our least-privilege "
         "rules). A customer managed policy would be a separate, attachable resource with the same statements.",
         _nag("IAMNoInlinePolicy"),
-        lambda stack: [
-            stack.function_role,
-            stack.api_gateway_cloudwatch_role,
-            stack.code_deployment.handler_role.node.find_child("DefaultPolicy"),
-        ],
+        lambda relations: relations.inline_policies(),
     ),
     Departure(
         "Reserved concurrency is taken from the account's unreserved pool, and new accounts may have a "
@@ -353,52 +591,52 @@ DEPARTURES = (
     Departure(
         SYNCHRONOUS_ONLY,
         _nag("LambdaDLQ", packs=("nist-800-53-r5", "hipaa-security")),
-        lambda stack: [stack.function],
+        lambda relations: relations.functions_invoked_by_api_gateway_only(),
     ),
     Departure(
         CDK_HANDLER_NO_DLQ,
         _nag("LambdaDLQ", packs=("nist-800-53-r5", "hipaa-security")),
-        lambda stack: [stack.code_deployment.handler_role.node.scope],
+        lambda relations: relations.cdk_handler_functions,
     ),
     Departure(
         "Point-in-time recovery is on (35 days of restores). An AWS Backup plan adds a vault whose recovery "
         "points `cdk destroy` cannot delete, so the stack would no longer tear down completely.",
         _nag("DynamoDBInBackupPlan", packs=("nist-800-53-r5", "hipaa-security")),
-        lambda stack: [stack.table],
+        _of_type("AWS::DynamoDB::Table"),
     ),
     Departure(
         NO_WAF,
         _nag("APIGWAssociatedWithWAF", packs=("nist-800-53-r5", "pci-dss-321")),
-        lambda stack: [stack.api.deployment_stage],
+        _of_type("AWS::ApiGateway::Stage"),
     ),
     Departure(
         "A stage cache would answer reads of an item that a PUT or DELETE has just changed, which breaks the "
         "API's version checks, and costs per hour whether used or not.",
         _nag("APIGWCacheEnabledAndEncrypted"),
-        lambda stack: [stack.api.deployment_stage],
+        _of_type("AWS::ApiGateway::Stage"),
     ),
     Departure(
         "A stage's client certificate lets an HTTP backend authenticate API Gateway. This API's only backend "
         "is the function, through a Lambda proxy integration that IAM authorizes; nothing would check it.",
         _nag("APIGWSSLEnabled"),
-        lambda stack: [stack.api.deployment_stage],
+        _of_type("AWS::ApiGateway::Stage"),
     ),
 )
 
 
-def _compliance_profiles(stack: AcknowledgedStack) -> list[Acknowledgement]:
+def _compliance_profiles(relations: StackRelations) -> list[Acknowledgement]:
     """Only for the profiles the deployer selected: an acknowledgement of a plugin that did not run is stale."""
     acknowledged = []
     for departure in DEPARTURES:
-        if not departure.applies(stack):
+        if not departure.applies(relations):
             continue
         for name, rule in departure.rules.items():
-            if name not in stack.config.compliance:
+            if name not in relations.config.compliance:
                 continue
             profile = PROFILES[name]
             acknowledged += [
                 Acknowledgement(target, profile.finding_id(rule), departure.reason)
-                for target in departure.targets(stack)
+                for target in departure.targets(relations)
                 if not isinstance(target, CfnResource) or profile.sees(target)
             ]
     return acknowledged

@@ -19,6 +19,7 @@ from aws_cdk import CfnResource, Stack
 from constructs import IConstruct
 
 from cfn.template import Template
+from config import ServiceConfig
 
 PLUGIN_NAME = "ServerlessAutomationPolicies"
 RULE_ID = re.compile(r"SA-(?P<family>[A-Z]+)(?P<number>[1-9][0-9]*)")
@@ -34,11 +35,18 @@ class Finding:
 
 
 class PolicyRule:
-    """Base class: subclasses set rule_id, resource_types (or override applies_to), fix, and check()."""
+    """Base class: subclasses set rule_id, resource_types (or override applies_to), fix, and check().
+
+    A rule that holds the stack to a deployer's setting (retention, retained data) reads it from `self.config`,
+    the same ServiceConfig the stack was built from.
+    """
 
     rule_id: ClassVar[str]
     resource_types: ClassVar[frozenset[str]] = frozenset()
     fix: ClassVar[str]
+
+    def __init__(self, config: ServiceConfig | None = None):
+        self.config = config or ServiceConfig()
 
     @classmethod
     def finding_id(cls) -> str:
@@ -79,9 +87,14 @@ def registered() -> tuple[type[PolicyRule], ...]:
     return tuple(sorted(_REGISTRY.values(), key=order))
 
 
-def evaluate(rules: tuple[type[PolicyRule], ...], app: IConstruct, templates: dict[str, dict]) -> list[Finding]:
+def evaluate(
+    rules: tuple[type[PolicyRule], ...],
+    app: IConstruct,
+    templates: dict[str, dict],
+    config: ServiceConfig | None = None,
+) -> list[Finding]:
     """Every rule over every CfnResource of the stacks whose templates are given (by stack construct path)."""
-    instances = [rule() for rule in rules]
+    instances = [rule(config) for rule in rules]
     parsed = {path: Template(body) for path, body in templates.items()}
     findings = []
     for node in app.node.find_all():

@@ -21,6 +21,7 @@ from aws_cdk import (
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 from constructs import IConstruct
 
+from config import ServiceConfig
 from policies.engine import PLUGIN_NAME, PolicyRule, evaluate, registered
 from policies.profiles import PROFILES
 
@@ -31,8 +32,9 @@ PLUGIN_VERSION = "1.0.0"
 class ProjectPolicies:
     """Runs the registered rules (or the given ones) over the finished construct tree and reports what fails."""
 
-    def __init__(self, rules: tuple[type[PolicyRule], ...] | None = None):
+    def __init__(self, rules: tuple[type[PolicyRule], ...] | None = None, config: ServiceConfig | None = None):
         self._rules = registered() if rules is None else rules
+        self._config = config
 
     @property
     def name(self) -> str:
@@ -65,17 +67,18 @@ class ProjectPolicies:
                     )
                 ],
             )
-            for finding in evaluate(self._rules, context.app_construct, templates)
+            for finding in evaluate(self._rules, context.app_construct, templates, self._config)
         ]
         return PolicyValidationPluginReport(success=not violations, violations=violations)
 
 
-def apply_policies(scope: IConstruct, compliance: tuple[str, ...] = ()) -> None:
-    """cdk-nag's AwsSolutions and Serverless packs, the project's rules and the selected compliance profiles
-    (policies/profiles.py), on every stack in scope."""
+def apply_policies(scope: IConstruct, config: ServiceConfig | None = None) -> None:
+    """cdk-nag's AwsSolutions and Serverless packs, the project's rules (held to the deployer's settings) and the
+    selected compliance profiles (policies/profiles.py), on every stack in scope."""
+    config = config or ServiceConfig()
     Validations.of(scope).add_plugins(
         AwsSolutionsChecks(scope),
         ServerlessChecks(scope),
-        ProjectPolicies(),
-        *(PROFILES[name].build(scope) for name in compliance),
+        ProjectPolicies(config=config),
+        *(PROFILES[name].build(scope) for name in config.compliance),
     )

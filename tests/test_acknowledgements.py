@@ -25,7 +25,8 @@ def variant(request, synth, synth_with):
 
 
 def _applied(synthesis):
-    return acknowledgements(service_stack(synthesis.app))
+    stack = service_stack(synthesis.app)
+    return acknowledgements(stack, stack.config)
 
 
 def test_every_acknowledgement_has_a_reason_that_says_why(variant):

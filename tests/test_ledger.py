@@ -115,8 +115,8 @@ def test_rewording_an_acknowledgement_in_the_code_without_the_ledger_fails(tmp_p
     monkeypatch.setattr(
         acknowledgements,
         "acknowledgements",
-        lambda stack: [
-            replace(a, reason=a.reason + " Reworded.") if i == 0 else a for i, a in enumerate(original(stack))
+        lambda stack, config: [
+            replace(a, reason=a.reason + " Reworded.") if i == 0 else a for i, a in enumerate(original(stack, config))
         ],
     )
     build_app(outdir=str(tmp_path), builtin_cloud_formation_validation=False).synth()

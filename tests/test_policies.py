@@ -11,6 +11,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 
 from app import STACK_ID, build_app
+from config import LOG_RETENTION_DAYS, ServiceConfig
 from conventions import apply_tags
 from policies.engine import PLUGIN_NAME, PolicyRule
 from policies.pack import ProjectPolicies, apply_policies
@@ -42,7 +43,7 @@ SECURITY_RULES: tuple[type[PolicyRule], ...] = (
 
 
 def policy_findings(
-    tmp_path, build, *, tagged=True, plugin_name=PLUGIN_NAME, nag=False, rules=SECURITY_RULES
+    tmp_path, build, *, tagged=True, plugin_name=PLUGIN_NAME, nag=False, rules=SECURITY_RULES, config=None
 ) -> list[dict]:
     """Synthesize a minimal stack made by build(stack) under the gate (cdk-nag or the given project rules);
     the open findings of one plugin."""
@@ -51,9 +52,9 @@ def policy_findings(
     if tagged:
         apply_tags(app)
     if nag:
-        apply_policies(app)
+        apply_policies(app, config)
     else:
-        Validations.of(app).add_plugins(ProjectPolicies(rules))
+        Validations.of(app).add_plugins(ProjectPolicies(rules, config))
     failed = False
     try:
         app.synth()
@@ -101,7 +102,7 @@ def traced_function(stack, construct_id="Fn", **overrides):
         handler="index.handler",
         code=lambda_.Code.from_inline("def handler(event, context):\n    return None\n"),
         tracing=lambda_.Tracing.ACTIVE,
-        log_group=logs.LogGroup(stack, f"{construct_id}Logs", retention=logs.RetentionDays.ONE_WEEK),
+        log_group=logs.LogGroup(stack, f"{construct_id}Logs", retention=logs.RetentionDays.ONE_MONTH),
         role=iam.Role(stack, f"{construct_id}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")),
     )
     return lambda_.Function(stack, construct_id, **{**options, **overrides})
@@ -261,6 +262,26 @@ def test_data_tracing_rule_rejects_a_stage_that_logs_bodies(tmp_path):
 def test_retention_rule_rejects_a_log_group_kept_forever(tmp_path):
     build = lambda stack: logs.LogGroup(stack, "Logs", retention=logs.RetentionDays.INFINITE)  # noqa: E731
     assert rules_hit(policy_findings(tmp_path, build)) == {"SA-OBS2"}
+
+
+# Every value AWS::Logs::LogGroup's RetentionInDays admits (CloudFormation resource reference).
+CLOUDWATCH_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+
+
+@pytest.mark.parametrize("configured", LOG_RETENTION_DAYS)
+def test_retention_rule_holds_every_log_group_to_the_configured_days_and_nothing_else(tmp_path, configured):
+    """Every value log_retention_days admits, against every retention CloudWatch Logs accepts and CDK's default."""
+    assert set(LOG_RETENTION_DAYS) <= set(CLOUDWATCH_RETENTION_DAYS)
+
+    def build(stack):
+        logs.LogGroup(stack, "CdkDefault")  # CDK's default retention: 731 days
+        for days in CLOUDWATCH_RETENTION_DAYS:
+            logs.CfnLogGroup(stack, f"Kept{days}", retention_in_days=days)
+
+    findings = policy_findings(tmp_path, build, rules=(LogGroupRetention,), config=ServiceConfig(log_retention_days=configured))
+    flagged = {finding["path"].split("/")[1] for finding in findings}
+    assert flagged == ({f"Kept{days}" for days in CLOUDWATCH_RETENTION_DAYS} | {"CdkDefault"}) - {f"Kept{configured}"}
+    assert all(f"log_retention_days is {configured}" in finding["message"] for finding in findings)
 
 
 def test_tracing_rule_accepts_active_and_rejects_untraced_functions(tmp_path):

@@ -72,7 +72,7 @@ def test_an_acknowledgement_reaches_a_guard_finding_through_cdk(every_profile):
     assert (
         "s3_bucket_default_encryption_kms_check",
         "ServerlessAutomation/ArtifactsBucket/Resource",
-        "ServerlessAutomation/ArtifactsBucket/Resource",
+        "ServerlessAutomation/ArtifactsBucket",
     ) in acknowledged
 
 
@@ -81,7 +81,7 @@ def test_the_matrix_lists_each_control_tower_control_that_applies_with_its_statu
     matrix = markdown[markdown.index("## Compliance matrix") :]
     assert (
         "| CT.S3.PR.10 " in matrix
-        and "| ✅ acknowledged | `ServerlessAutomation/ArtifactsBucket/Resource`: The mission" in matrix
+        and "| ✅ acknowledged | `ServerlessAutomation/ArtifactsBucket/Resource`: The project requires" in matrix
     )
     assert _row(matrix, "CT.CLOUDWATCH.PR.1").endswith("| pass | |")
     assert "| CT.EC2." not in matrix, "a control for a resource type the stack does not have does not apply"
@@ -127,7 +127,7 @@ def test_report_fails_on_an_open_profile_finding_and_on_a_stale_acknowledgement(
         "import dataclasses\n"
         "from policies import acknowledgements as a\n"
         "kms = next(d for d in a.DEPARTURES if 's3_bucket_default_encryption_kms_check' in d.rules.values())\n"
-        "wrong = dataclasses.replace(kms, targets=lambda stack: [stack.table])\n"
+        "wrong = dataclasses.replace(kms, targets=lambda relations: relations.of_type('AWS::DynamoDB::Table'))\n"
         "a.DEPARTURES = tuple(d for d in a.DEPARTURES if d is not kms) + (wrong,)"
     )
     result, report, markdown = _report(tmp_path, "compliance=control-tower", prelude=prelude)

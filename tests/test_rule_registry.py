@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from aws_cdk import CfnResource, RemovalPolicy, Tags
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from test_policies import synth_real_with
 
 from policies import engine, rules
@@ -79,6 +80,30 @@ REAL_STACK_BREAKS = {
         "PolicyDocument.Statement.1"
     ),
     "SA-SEC1": lambda stack: stack.function.add_environment("DB_PASSWORD", "hunter2"),
+    "SA-OBS5": lambda stack: _cfn(stack.error_rate_alarm).add_property_deletion_override("AlarmActions"),
+    "SA-IAM5": lambda stack: lambda_.Function(
+        stack,
+        "SecondFunction",
+        runtime=lambda_.Runtime.PYTHON_3_14,
+        handler="second.handler",
+        code=lambda_.Code.from_inline("def handler(event, context): pass"),
+        role=stack.function_role,
+    ),
+    "SA-DATA1": lambda stack: _cfn(stack.table).add_property_override(
+        "PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled", False
+    ),
+    "SA-DATA2": lambda stack: _cfn(stack.table).add_property_override("SSESpecification.SSEEnabled", False),
+    "SA-DATA3": lambda stack: _cfn(stack.table).add_override("UpdateReplacePolicy", "Retain"),
+    "SA-DATA4": lambda stack: [
+        _cfn(stack.table).add_property_override("StreamSpecification.StreamViewType", "NEW_IMAGE"),
+        lambda_.EventSourceMapping(
+            stack,
+            "UnboundedStream",
+            target=stack.function,
+            event_source_arn=_cfn(stack.table).attr_stream_arn,
+            starting_position=lambda_.StartingPosition.LATEST,
+        ),
+    ],
 }
 
 

@@ -3,6 +3,6 @@
 Importing this package registers every rule (policies.engine.register); `policies.engine.registered()` lists them.
 """
 
-from policies.rules import deployability, iam, observability, s3, secrets, tags
+from policies.rules import data, deployability, iam, observability, s3, secrets, tags
 
-FAMILIES = (tags, s3, iam, observability, deployability, secrets)
+FAMILIES = (tags, s3, iam, observability, data, deployability, secrets)

@@ -11,6 +11,7 @@ from cfn.template import (
     allow_statements,
     arn_text,
     as_list,
+    is_custom_resource,
     reference,
     references,
     statement_actions,
@@ -21,7 +22,6 @@ from policies.engine import PolicyRule, register
 
 FAMILY = "DEP"
 RETAINING_POLICIES = frozenset({"Retain", "RetainExceptOnCreate", "Snapshot"})
-CUSTOM_RESOURCE = "AWS::CloudFormation::CustomResource"
 
 API_GATEWAY_LOGGING_MANAGED_POLICY = "policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
 ACCOUNT_WIDE_LOG_RESOURCES = frozenset(
@@ -52,34 +52,9 @@ PHYSICAL_NAME_PROPERTIES = (
 NAME_IS_PHYSICAL_FOR = frozenset({"AWS::SecretsManager::Secret", "AWS::Events::EventBus", "AWS::SSM::Parameter"})
 
 
-def _is_custom_resource(resource_type: str) -> bool:
-    return resource_type.startswith("Custom::") or resource_type == CUSTOM_RESOURCE
-
-
-def _provider_functions(template: Template) -> set[str]:
-    """Functions that serve custom resources (the ServiceToken's target)."""
-    found = {
-        reference(resource.get("Properties", {}).get("ServiceToken"))
-        for resource in template.resources.values()
-        if _is_custom_resource(resource.get("Type", ""))
-    }
-    return {logical_id for logical_id in found if logical_id is not None}
-
-
-def _attached_policies(template: Template, role_id: str) -> set[str]:
-    return {
-        logical_id
-        for logical_id, resource in template.of_type("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy").items()
-        if {"Ref": role_id} in resource.get("Properties", {}).get("Roles", [])
-    }
-
-
 def _role_policy_documents(template: Template, role_id: str) -> list[dict]:
     """The properties of the role and of every policy resource attached to it."""
-    return [
-        template.properties(role_id),
-        *(template.properties(p) for p in sorted(_attached_policies(template, role_id))),
-    ]
+    return [template.properties(role_id), *(template.properties(p) for p in template.policies_attached_to(role_id))]
 
 
 def _code_bucket(template: Template, code: dict) -> tuple[str | None, str | None]:
@@ -236,7 +211,7 @@ class CustomResourceDeletedBeforeItsProvider(PolicyRule):
     fix = "Add node.add_dependency(<provider part>) on the custom resource (CDK's providers already do)."
 
     def applies_to(self, resource_type: str) -> bool:
-        return _is_custom_resource(resource_type)
+        return is_custom_resource(resource_type)
 
     def check(self, properties, logical_id, template):
         function_id = reference(properties.get("ServiceToken"))
@@ -246,7 +221,7 @@ class CustomResourceDeletedBeforeItsProvider(PolicyRule):
         function_properties = template.properties(function_id)
         role_id = reference(function_properties.get("Role"))
         if role_id is not None and role_id in template.resources:
-            parts |= {role_id, *_attached_policies(template, role_id)}
+            parts |= {role_id, *template.policies_attached_to(role_id)}
         group_id = reference(function_properties.get("LoggingConfig", {}).get("LogGroup"))
         if group_id is not None and group_id in template.resources:
             parts.add(group_id)
@@ -342,7 +317,7 @@ class ApplicationCodeFromStackBucket(PolicyRule):
     fix = "Copy the code into the artifacts bucket (BucketDeployment) and use lambda_.Code.from_bucket()."
 
     def check(self, properties, logical_id, template):
-        if logical_id in _provider_functions(template):
+        if logical_id in template.provider_functions():
             return []
         bucket_id, _ = _code_bucket(template, properties.get("Code", {}))
         if template.resource(bucket_id).get("Type") != "AWS::S3::Bucket":
@@ -365,7 +340,7 @@ class ApplicationCodeVersionPinned(PolicyRule):
     fix = "Version the bucket, pass object_version_ids to Code.from_bucket(), and BucketDeployment(extract=False)."
 
     def check(self, properties, logical_id, template):
-        if logical_id in _provider_functions(template):
+        if logical_id in template.provider_functions():
             return []
         code = properties.get("Code", {})
         bucket_id, deployment_id = _code_bucket(template, code)

@@ -120,3 +120,27 @@ class InvokePermissionScopedToApi(PolicyRule):
         if not apis & references(properties.get("SourceArn")):
             return ["API Gateway invoke permission is not scoped to a RestApi of this stack (SourceArn)"]
         return []
+
+
+@register
+class FunctionRoleOfItsOwn(PolicyRule):
+    """Every application function runs with a role that no other function uses.
+
+    Why: a shared role grants each function what the other's code calls, so neither is least privilege, and
+    the least-privilege proof can no longer tell whose call a grant is for.
+    """
+
+    rule_id = "SA-IAM5"
+    resource_types = frozenset({"AWS::Lambda::Function"})
+    fix = "Give the function its own iam.Role with only the (action, resource) pairs its code calls."
+
+    def check(self, properties, logical_id, template):
+        if logical_id not in template.application_functions():
+            return []
+        role = reference(properties.get("Role"))
+        sharing = sorted(
+            other
+            for other, function in template.of_type("AWS::Lambda::Function").items()
+            if other != logical_id and reference(function.get("Properties", {}).get("Role")) == role
+        )
+        return [f"function shares its role {role} with {', '.join(sharing)}"] if sharing else []
