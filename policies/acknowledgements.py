@@ -326,7 +326,8 @@ def _application(relations: StackRelations) -> list[Acknowledgement]:
                 "AmazonAPIGatewayPushToCloudWatchLogs, and every REST API in this account and region logs through "
                 "it, so it cannot name this API's groups (rain#163, cloudformation-coverage-roadmap#2312). The "
                 "grant stays inside this account's and region's CloudWatch Logs; "
-                f"{ApiGatewayAccountRoleCanLog.rule_id} requires it, {UnscopedResourcesOnlyWhereUnavoidable.rule_id} allows it on this role only.",
+                f"{ApiGatewayAccountRoleCanLog.rule_id} requires it, "
+                f"{UnscopedResourcesOnlyWhereUnavoidable.rule_id} allows it on this role only.",
             )
             for role in relations.api_gateway_account_roles()
         ),
