@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from aws_cdk import App, CfnElement
@@ -43,11 +44,17 @@ def cdk_json_context() -> dict:
     return json.loads((PROJECT_ROOT / "cdk.json").read_text())["context"]
 
 
-def build_app(context: dict | None = None, **app_options) -> App:
-    """The app with the stack, tags and policies; `context` overrides cdk.json (as `-c` does)."""
+def build_app(
+    context: dict | None = None,
+    *,
+    stack_type: Callable[..., ServerlessBackendStack] = ServerlessBackendStack,
+    **app_options,
+) -> App:
+    """The app with the stack, tags and policies; `context` overrides cdk.json (as `-c` does). `stack_type`
+    builds the stack (the tests grow it with a subclass, as a team grows main.py)."""
     app = App(context={**cdk_json_context(), **(context or {}), **FAIL_ON_WARNINGS}, **app_options)
     config = ServiceConfig.from_context(app.node)
-    stack = ServerlessBackendStack(
+    stack = stack_type(
         app,
         STACK_ID,
         config=config,

@@ -82,12 +82,11 @@ class ServerlessBackendStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: ServiceConfig, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
-        removal = RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY
 
         self.artifacts_bucket = self._build_artifacts_bucket()
         self._build_provider_logging()
         self.code_deployment = self._build_code_deployment()
-        self.table = self._build_table(removal)
+        self.table = self._build_table("ItemsTable")
         self.function_log_group = self._build_log_group("FunctionLogGroup")
         self.function_role = self._build_function_role()
         self.function = self._build_function()
@@ -174,10 +173,12 @@ class ServerlessBackendStack(Stack):
         deployment.handler_role.add_to_principal_policy(DENY_LOG_GROUP_CREATION)
         return deployment
 
-    def _build_table(self, removal: RemovalPolicy) -> dynamodb.Table:
+    def _build_table(self, construct_id: str) -> dynamodb.Table:
+        """A table keyed by `id`, with point-in-time recovery and the AWS managed key, deleted with the stack
+        unless the deployer sets retain_data (then retained and deletion-protected)."""
         return dynamodb.Table(
             self,
-            "ItemsTable",
+            construct_id,
             partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
@@ -185,7 +186,7 @@ class ServerlessBackendStack(Stack):
             ),
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
             deletion_protection=self.config.retain_data,
-            removal_policy=removal,
+            removal_policy=RemovalPolicy.RETAIN if self.config.retain_data else RemovalPolicy.DESTROY,
         )
 
     def _build_log_group(self, construct_id: str, log_group_name: str | None = None) -> logs.LogGroup:
@@ -227,10 +228,14 @@ class ServerlessBackendStack(Stack):
             },
         )
 
-    def _build_function(self) -> lambda_.Function:
+    def _code_from_artifacts_bucket(self) -> lambda_.Code:
+        """The code zip as the deployment copied it: its key and object version, read from the deployment's
+        outputs, which makes CloudFormation create a function that uses it only after the copy."""
         code_key = Fn.join("", [CODE_KEY_PREFIX, Fn.select(0, self.code_deployment.object_keys)])
         code_version = Fn.select(0, self.code_deployment.object_version_ids)
-        # Reading the deployment's outputs makes CloudFormation create the function only after the copy.
+        return lambda_.Code.from_bucket(self.code_deployment.deployed_bucket, code_key, code_version)
+
+    def _build_function(self) -> lambda_.Function:
         return lambda_.Function(
             self,
             "ItemsFunction",
@@ -238,7 +243,7 @@ class ServerlessBackendStack(Stack):
             runtime=lambda_.Runtime.PYTHON_3_14,
             architecture=lambda_.Architecture.ARM_64,
             handler="handler.handler",
-            code=lambda_.Code.from_bucket(self.code_deployment.deployed_bucket, code_key, code_version),
+            code=self._code_from_artifacts_bucket(),
             memory_size=256,
             timeout=Duration.seconds(15),
             tracing=lambda_.Tracing.ACTIVE,

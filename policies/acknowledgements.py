@@ -65,7 +65,7 @@ STREAM_FAILURE_DESTINATION = (
 )
 FAILURE_DESTINATION_IS_THE_DLQ = (
     "This queue is the on-failure destination of a stream's event source mapping: it is the dead-letter queue, "
-    "holding the batches the function gave up on."
+    "holding the batches the function gave up on; a queue behind it would only move them once more."
 )
 CDK_HANDLER_NO_DLQ = (
     "CDK's BucketDeployment handler, which runs only while CloudFormation deploys: CloudFormation invokes it "
@@ -340,8 +340,9 @@ def _application(relations: StackRelations) -> list[Acknowledgement]:
             for function in relations.functions_fed_by_streams_with_failure_destinations()
         ),
         *(
-            Acknowledgement(queue, f"{NAG}-SQS3", FAILURE_DESTINATION_IS_THE_DLQ)
+            Acknowledgement(queue, finding_id, FAILURE_DESTINATION_IS_THE_DLQ)
             for queue in relations.failure_destination_queues()
+            for finding_id in (f"{NAG}-SQS3", f"{SERVERLESS}-SQSRedrivePolicy")
         ),
         *(
             ack
@@ -593,6 +594,16 @@ DEPARTURES = (
         SYNCHRONOUS_ONLY,
         _nag("LambdaDLQ", packs=("nist-800-53-r5", "hipaa-security")),
         lambda relations: relations.functions_invoked_by_api_gateway_only(),
+    ),
+    Departure(
+        STREAM_FAILURE_DESTINATION,
+        _nag("LambdaDLQ", packs=("nist-800-53-r5", "hipaa-security")),
+        lambda relations: relations.functions_fed_by_streams_with_failure_destinations(),
+    ),
+    Departure(
+        FAILURE_DESTINATION_IS_THE_DLQ,
+        {"control-tower": "sqs_dlq_check"},
+        lambda relations: relations.failure_destination_queues(),
     ),
     Departure(
         CDK_HANDLER_NO_DLQ,

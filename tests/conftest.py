@@ -109,17 +109,15 @@ def local_api_definition(dynamodb, template: dict, assembly_dir, prefix: str):
 
 
 def items_table(api) -> str:
-    """The local name of the table behind the function's TABLE_NAME."""
-    [function] = api.functions.values()
-    return function.environment["TABLE_NAME"]
+    """The local name of the table behind the items function's TABLE_NAME."""
+    return items_function_spec(api).environment["TABLE_NAME"]
 
 
 @pytest.fixture(scope="session")
 def handler_module(synth, local_dynamodb):
     """lambda/handler.py imported as Lambda would, with the environment the template gives it (tables local)."""
     api = local_api_definition(local_dynamodb, synth.template_json, synth.assembly.directory, "session")
-    [function] = api.functions.values()
-    os.environ.update(function.environment)
+    os.environ.update(items_function_spec(api).environment)
     os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = local_dynamodb.endpoint_url
     import handler  # the function's zip root is on the path (pyproject's pytest pythonpath), as in Lambda
 
@@ -148,12 +146,27 @@ def dynamodb_calls(shipped_client):
     shipped_client.meta.events.unregister("before-parameter-build.dynamodb", record)
 
 
+# The handler lambda/handler.py serves: the function the harness below drives.
+ITEMS_HANDLER = "handler.handler"
+
+
+def items_function_spec(api):
+    """The function of the API that runs lambda/handler.py."""
+    return next(spec for spec in api.functions.values() if spec.handler == ITEMS_HANDLER)
+
+
 @pytest.fixture
-def function(handler_module, shipped_client, local_dynamodb, synth):
-    """The function for one test, built as the entry point builds it, on empty tables of the synthesized shape."""
+def function_spec(local_dynamodb, synth):
+    """The items function as local mode reads it from the template, on empty tables of the synthesized shape
+    (named for this test): its logical id and the environment it runs with."""
     api = local_api_definition(local_dynamodb, synth.template_json, synth.assembly.directory, uuid.uuid4().hex[:12])
-    [spec] = api.functions.values()
-    return handler_module.ItemsFunction.from_environment(spec.environment, shipped_client)
+    return items_function_spec(api)
+
+
+@pytest.fixture
+def function(handler_module, shipped_client, function_spec):
+    """The function for one test, built as the entry point builds it, on the test's tables."""
+    return handler_module.ItemsFunction.from_environment(function_spec.environment, shipped_client)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from hypothesis.stateful import run_state_machine_as_test
 
 import limits
 from api import contract
-from conftest import local_api_definition, proxy_event, route_of
+from conftest import items_function_spec, items_table, local_api_definition, proxy_event, route_of
 from localdev.api import LocalApi
 from localdev.sigv4 import LocalCredentials, sign
 from model_clients import Answer, ItemsMachine, Transport
@@ -79,7 +79,7 @@ def test_clients_interleaving_through_the_handler_agree_with_the_model(handler_m
 
     def transport():
         api = local_api_definition(local_dynamodb, synth.template_json, synth.assembly.directory, uuid.uuid4().hex[:12])
-        [spec] = api.functions.values()
+        spec = items_function_spec(api)
         function = handler_module.ItemsFunction.from_environment(spec.environment, client)
         return HandlerTransport(function, stage, local_dynamodb.client())
 
@@ -96,7 +96,7 @@ def local_api_server(synth, local_dynamodb):
     """One local API; each example of the machine gets empty tables by deleting what the last one left."""
     api = local_api_definition(local_dynamodb, synth.template_json, synth.assembly.directory, "model-http")
     server = LocalApi(api, local_dynamodb.endpoint_url, port=0, log=lambda line: None, contract=contract.load())
-    yield server.start(), local_dynamodb.client(), [spec.environment["TABLE_NAME"] for spec in api.functions.values()]
+    yield server.start(), local_dynamodb.client(), [items_table(api)]
     server.stop()
 
 

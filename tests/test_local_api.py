@@ -24,7 +24,7 @@ from botocore.credentials import Credentials
 
 from api import contract
 from app import STACK_ID, build_app
-from conftest import PROJECT_ROOT, local_api_definition
+from conftest import PROJECT_ROOT, items_function_spec, local_api_definition
 from localdev.api import LocalApi
 from localdev.sigv4 import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY, LocalCredentials, sign
 from localdev.template import read_api
@@ -250,6 +250,7 @@ def test_a_route_and_a_table_added_to_the_stack_are_served_without_runner_change
         partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
         billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
         removal_policy=RemovalPolicy.DESTROY,
+        encryption=dynamodb.TableEncryption.AWS_MANAGED,
         point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
             point_in_time_recovery_enabled=True
         ),
@@ -267,7 +268,7 @@ def test_a_route_and_a_table_added_to_the_stack_are_served_without_runner_change
     assert described["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
     assert [index["IndexName"] for index in described["GlobalSecondaryIndexes"]] == ["by-time"]
     api = read_api(template, Path(assembly.directory), tables)
-    [function] = api.functions.values()
+    function = items_function_spec(api)
     assert function.environment["AUDIT_TABLE_NAME"] == audit_name
     assert function.environment["TABLE_NAME"] in set(tables.values()) - {audit_name}
     assert ("/health", "GET") in {(r.path, r.method) for r in api.routes}

@@ -17,7 +17,7 @@ import boto3
 import pytest
 from jsonschema import Draft202012Validator
 
-from conftest import ApiClient, items_table, local_api_definition
+from conftest import ApiClient, items_function_spec, items_table, local_api_definition
 from fault_proxy import ThrottlingProxy
 
 ROOT = "1-67a2b3c4-0123456789abcdef01234567"
@@ -110,7 +110,7 @@ def traced(handler_module, local_dynamodb, synth, daemon):
     from dynamodb_client import create_client
 
     api = local_api_definition(local_dynamodb, synth.template_json, synth.assembly.directory, uuid.uuid4().hex[:12])
-    [spec] = api.functions.values()
+    spec = items_function_spec(api)
     environment = {
         **spec.environment,
         "_X_AMZN_TRACE_ID": f"Root={ROOT};Parent={PARENT};Sampled=1",
