@@ -1,8 +1,13 @@
 """The policy gate: each rule passes a compliant minimal stack and rejects a non-compliant one, the real
 stack passes, and a violation freshly introduced into the real stack fails synthesis."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
-from aws_cdk import App, CfnResource, Duration, RemovalPolicy, Stack, Tags, Validations
+from aws_cdk import Acknowledgment, App, CfnResource, Duration, RemovalPolicy, Stack, Tags, Validations
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -15,6 +20,7 @@ from config import LOG_RETENTION_DAYS, ServiceConfig
 from conventions import apply_tags
 from policies.engine import PLUGIN_NAME, PolicyRule
 from policies.pack import ProjectPolicies, apply_policies
+from policies.rules.data import TablePointInTimeRecovery
 from policies.rules.iam import (
     InvokePermissionScopedToApi,
     NoAwsManagedPolicies,
@@ -25,6 +31,8 @@ from policies.rules.observability import FunctionActiveTracing, LogGroupRetentio
 from policies.rules.s3 import BucketBlocksPublicAccess, BucketDeniesInsecureTransport, BucketSseS3
 from policies.rules.tags import RequiredTags
 from policies.validation_report import ValidationReport
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # The rules about one resource's own properties: minimal stacks here break exactly one of them at a time.
 SECURITY_RULES: tuple[type[PolicyRule], ...] = (
@@ -310,3 +318,46 @@ def test_real_stack_with_a_new_cdk_nag_finding_fails(tmp_path):
 
     violations = synth_real_with(tmp_path, mutate)
     assert violations["AwsSolutions::AwsSolutions-SQS3"] == [f"{STACK_ID}/UnplannedQueue/Resource"]
+
+
+def test_a_cdk_nag_warning_alone_fails_synthesis(tmp_path):
+    """CDK lets warnings through by default; the app turns them into refusals. Our own rule on the same
+    mistake is acknowledged here, so only cdk-nag's warning (AwsSolutions-DDB3) is left to refuse it."""
+
+    def mutate(stack):
+        stack.table.node.default_child.point_in_time_recovery_specification = None
+        Validations.of(stack.table).acknowledge(
+            Acknowledgment(id=TablePointInTimeRecovery.finding_id(), reason="left to cdk-nag's warning in this test")
+        )
+
+    violations = synth_real_with(tmp_path, mutate)
+    assert violations == {"AwsSolutions::AwsSolutions-DDB3": [f"{STACK_ID}/ItemsTable/Resource"]}
+    [finding] = ValidationReport.read(tmp_path / "validation-report.json").open
+    assert finding.severity == "warning"
+
+
+def test_a_refused_synthesis_prints_the_findings_and_one_closing_line_without_a_traceback(tmp_path):
+    """`python app.py` (what `cdk synth` and `cdk deploy` run) on a stack with one broken rule."""
+    prelude = (
+        "import main\n"
+        "build = main.ServerlessBackendStack._build_function\n"
+        "def untraced(self):\n"
+        "    function = build(self)\n"
+        "    function.node.default_child.add_property_override('TracingConfig.Mode', 'PassThrough')\n"
+        "    return function\n"
+        "main.ServerlessBackendStack._build_function = untraced\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", f"{prelude}import app\napp.main(['-o', {str(tmp_path)!r}])"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        # As from a shell: under pytest CDK would put the report into the exception instead of printing it.
+        env={name: value for name, value in os.environ.items() if not name.startswith("PYTEST")},
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "jsii" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("error: synthesis refused: 1 unacknowledged finding (above).")
+    fix, acknowledge = (result.stderr.index(marker) for marker in ("Suggested fix:", "Acknowledge with"))
+    assert fix < acknowledge, "the rule's fix comes before the way to acknowledge it"
