@@ -19,7 +19,8 @@ from pathlib import Path
 from localdev.api import LocalApi
 from localdev.dynamodb import LocalDynamoDB
 from localdev.sigv4 import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY, LocalCredentials
-from localdev.template import read_api
+from localdev.streams import LocalStreams
+from localdev.template import read_api, read_stream_consumers, unserved_functions
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONTRACT = PROJECT_ROOT / "api" / "openapi.json"
@@ -73,22 +74,29 @@ def _synthesize_and_serve(args, credentials: LocalCredentials | None, assembly: 
     stopped = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    log = lambda line: print(line, flush=True)  # noqa: E731
     with LocalDynamoDB() as dynamodb:
-        api = read_api(template, assembly, dynamodb.create_tables_from_template(template, LOCAL_TABLE_PREFIX))
+        tables = dynamodb.create_tables_from_template(template, LOCAL_TABLE_PREFIX)
+        api = read_api(template, assembly, tables)
+        consumers = read_stream_consumers(template, assembly, tables)
         local = LocalApi(
             api,
             dynamodb.endpoint_url,
             port=args.port,
-            log=lambda line: print(line, flush=True),
+            log=log,
             contract=json.loads(CONTRACT.read_text()),
             credentials=credentials,
         )
+        streams = LocalStreams(consumers, dynamodb, tables, local.runtime_environment, log)
         local.start()
+        streams.start()
         try:
-            _print_banner(local, api, credentials)
+            served = set(api.functions) | {consumer.function.logical_id for consumer in consumers}
+            _print_banner(local, api, credentials, consumers, unserved_functions(template, served))
             stopped.wait()
         finally:
             print("Stopping.", flush=True)
+            streams.stop()
             local.stop()
     return 0
 
@@ -100,7 +108,9 @@ def _stack_template(assembly: Path) -> dict:
     return json.loads((assembly / stack["properties"]["templateFile"]).read_text())
 
 
-def _print_banner(local: LocalApi, api, credentials: LocalCredentials | None) -> None:
+def _print_banner(
+    local: LocalApi, api, credentials: LocalCredentials | None, consumers: list, unserved: dict[str, str]
+) -> None:
     url = local.url
     routes = "\n".join(f"  {r.method:6} {url.rstrip('/')}{r.path}" for r in api.routes)
     signed_methods = any(route.authorization == "AWS_IAM" for route in api.routes)
@@ -120,11 +130,20 @@ def _print_banner(local: LocalApi, api, credentials: LocalCredentials | None) ->
         )
     else:
         auth, sign = "The stack was synthesized with api_auth=none: no method needs a signature.", ""
+    extra = ""
+    if consumers:
+        extra += "\nStream consumers (each write to the table runs them, as Lambda's poller would):\n" + "".join(
+            f"  {c.function.logical_id} <- the stream of {c.table_id} ({c.mapping_id})\n" for c in consumers
+        )
+    if unserved:
+        extra += "\nNOT served locally (only a deploy runs them):\n" + "".join(
+            f"  {function_id}: fed by {feeds}\n" for function_id, feeds in unserved.items()
+        )
     print(
         f"""
 Routes (from the synthesized template):
 {routes}
-
+{extra}
 {auth}
 Data is kept in memory for this run only.
 

@@ -78,6 +78,12 @@ class MalformedRequest(Exception):
 _function: Callable[[dict, object], object] | None = None
 
 
+def function_workers(spec: FunctionSpec, runtime_environment: dict, workers: int):
+    """Worker processes that each load the function once (its cold start); run it with `pool.apply(invoke, ...)`."""
+    context = multiprocessing.get_context("spawn")
+    return context.Pool(workers, _load_function, (spec, {**runtime_environment, **spec.environment}))
+
+
 def _load_function(spec: FunctionSpec, environment: dict) -> None:
     """Runs once per worker process, like a Lambda cold start."""
     global _function
@@ -88,7 +94,7 @@ def _load_function(spec: FunctionSpec, environment: dict) -> None:
     _function = getattr(importlib.import_module(module_name), function_name)
 
 
-def _invoke(event: dict, trace_header: str) -> tuple[str, object]:
+def invoke(event: dict, trace_header: str) -> tuple[str, object]:
     assert _function is not None, "the worker loads the function first (_load_function)"
     os.environ["_X_AMZN_TRACE_ID"] = trace_header  # Lambda sets it for each invocation
     try:
@@ -155,7 +161,7 @@ class LocalApi:
         self._contract = contract
         self.credentials = credentials
         self._xray = XRayDaemon(log)
-        runtime_environment = {
+        self.runtime_environment = {
             "AWS_XRAY_DAEMON_ADDRESS": self._xray.address,
             "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
             "AWS_ACCESS_KEY_ID": "local",
@@ -165,11 +171,8 @@ class LocalApi:
             "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_EC2_METADATA_DISABLED": "true",
         }
-        context = multiprocessing.get_context("spawn")
         self._pools = {
-            function_id: context.Pool(
-                WORKERS_PER_FUNCTION, _load_function, (spec, {**runtime_environment, **spec.environment})
-            )
+            function_id: function_workers(spec, self.runtime_environment, WORKERS_PER_FUNCTION)
             for function_id, spec in api.functions.items()
         }
         self._server = _Server(("127.0.0.1", port), self._request_handler())
@@ -239,7 +242,7 @@ class LocalApi:
         )
         if len(json.dumps(event)) > limits.LAMBDA_SYNC_PAYLOAD_BYTES:
             return self._gateway_error("REQUEST_TOO_LARGE")
-        outcome, result = self._pools[route.function_id].apply(_invoke, (event, trace_header()))
+        outcome, result = self._pools[route.function_id].apply(invoke, (event, trace_header()))
         if outcome == "error":
             self._log(f"  function error (Lambda counts it in the Errors metric): {result}")
             return self._gateway_error("DEFAULT_5XX")

@@ -13,8 +13,8 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 FAKE_REGION = "us-east-1"
-# What create_table takes from an AWS::DynamoDB::Table's properties (the rest, tags and streams included,
-# changes nothing the function can observe locally).
+# What create_table takes from an AWS::DynamoDB::Table's properties (the rest, tags included, changes
+# nothing the function can observe locally); a stream is created too, for the functions it feeds.
 _TABLE_SHAPE = ("KeySchema", "AttributeDefinitions", "GlobalSecondaryIndexes", "LocalSecondaryIndexes")
 
 
@@ -45,9 +45,10 @@ class LocalDynamoDB:
     def endpoint_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def client(self):
+    def client(self, service: str = "dynamodb"):
+        """A client of this server: DynamoDB, or "dynamodbstreams" for the tables' streams."""
         return boto3.client(
-            "dynamodb",
+            service,
             endpoint_url=self.endpoint_url,
             region_name=FAKE_REGION,
             aws_access_key_id="local",
@@ -67,6 +68,8 @@ class LocalDynamoDB:
 
     def _create(self, definition: dict, table_name: str) -> str:
         shape = {key: definition[key] for key in _TABLE_SHAPE if key in definition}
+        if "StreamSpecification" in definition:
+            shape["StreamSpecification"] = {"StreamEnabled": True, **definition["StreamSpecification"]}
         self.client().create_table(TableName=table_name, BillingMode="PAY_PER_REQUEST", **shape)
         return table_name
 

@@ -162,3 +162,78 @@ def _literal_strings(template: Template, value):
         else:
             for item in value.values():
                 yield from _literal_strings(template, item)
+
+
+@dataclass(frozen=True)
+class StreamConsumer:
+    """A Lambda event source mapping from a DynamoDB table's stream, as local mode runs it."""
+
+    mapping_id: str
+    function: FunctionSpec
+    table_id: str
+    batch_size: int
+    retries: int
+    starting_position: str
+    failure_destination: str | None
+
+
+# Lambda's default batch size for DynamoDB streams (AWS::Lambda::EventSourceMapping, BatchSize).
+DEFAULT_STREAM_BATCH_SIZE = 100
+
+
+def read_stream_consumers(template: dict, assembly_dir: Path, table_names: dict[str, str]) -> list[StreamConsumer]:
+    """Every event source mapping that reads a DynamoDB table's stream, with the function it feeds."""
+    parsed = Template(template)
+    consumers = []
+    for mapping_id, mapping in sorted(parsed.of_type("AWS::Lambda::EventSourceMapping").items()):
+        props = mapping.get("Properties", {})
+        table_id = reference(props.get("EventSourceArn"))
+        if not _reads_a_table_stream(parsed, props.get("EventSourceArn")) or table_id is None:
+            continue
+        function_id = reference(props.get("FunctionName"))
+        if function_id is None:
+            continue
+        destination = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        consumers.append(
+            StreamConsumer(
+                mapping_id=mapping_id,
+                function=_function_spec(parsed, function_id, assembly_dir, table_names),
+                table_id=table_id,
+                batch_size=props.get("BatchSize", DEFAULT_STREAM_BATCH_SIZE),
+                retries=props.get("MaximumRetryAttempts", -1),
+                starting_position=props.get("StartingPosition", "LATEST"),
+                failure_destination=reference(destination) if destination else None,
+            )
+        )
+    return consumers
+
+
+def unserved_functions(template: dict, served: set[str]) -> dict[str, str]:
+    """The application functions local mode does not run (neither an API route nor a DynamoDB stream feeds
+    them), each with what feeds it when deployed."""
+    parsed = Template(template)
+    feeds: dict[str, list[str]] = {}
+    for mapping in parsed.of_type("AWS::Lambda::EventSourceMapping").values():
+        props = mapping.get("Properties", {})
+        function_id = reference(props.get("FunctionName"))
+        source = parsed.resource(reference(props.get("EventSourceArn"))).get(
+            "Type", "an event source outside the stack"
+        )
+        if function_id:
+            feeds.setdefault(function_id, []).append(source)
+    for permission in parsed.of_type("AWS::Lambda::Permission").values():
+        props = permission.get("Properties", {})
+        function_id = reference(props.get("FunctionName"))
+        if function_id:
+            feeds.setdefault(function_id, []).append(f"invocations by {props.get('Principal', 'another service')}")
+    return {
+        function_id: ", ".join(sorted(set(feeds.get(function_id, ["nothing in the template"]))))
+        for function_id in sorted(set(parsed.application_functions()) - served)
+    }
+
+
+def _reads_a_table_stream(template: Template, source) -> bool:
+    return (
+        template.resource(reference(source)).get("Type") == "AWS::DynamoDB::Table"
+        and reference_attribute(source) == "StreamArn"
+    )
