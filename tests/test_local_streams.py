@@ -13,7 +13,7 @@ from localdev.streams import LocalStreams
 from localdev.template import read_api, read_stream_consumers, unserved_functions
 
 # What a team writes as lambda/audit.py: one audit item per stream record.
-AUDIT_HANDLER = '''
+AUDIT_HANDLER = """
 import os
 import boto3
 
@@ -31,11 +31,11 @@ def handler(event, context):
                 "source": {"S": record["eventSourceARN"]},
             },
         )
-'''
-FAILING_HANDLER = '''
+"""
+FAILING_HANDLER = """
 def handler(event, context):
     raise RuntimeError("the audit store refused the write")
-'''
+"""
 
 
 def serve_grown(tmp_path, local_dynamodb, handler_source: str, prefix: str):

@@ -273,7 +273,30 @@ def test_retention_rule_rejects_a_log_group_kept_forever(tmp_path):
 
 
 # Every value AWS::Logs::LogGroup's RetentionInDays admits (CloudFormation resource reference).
-CLOUDWATCH_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+CLOUDWATCH_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 
 
 @pytest.mark.parametrize("configured", LOG_RETENTION_DAYS)
@@ -286,7 +309,9 @@ def test_retention_rule_holds_every_log_group_to_the_configured_days_and_nothing
         for days in CLOUDWATCH_RETENTION_DAYS:
             logs.CfnLogGroup(stack, f"Kept{days}", retention_in_days=days)
 
-    findings = policy_findings(tmp_path, build, rules=(LogGroupRetention,), config=ServiceConfig(log_retention_days=configured))
+    findings = policy_findings(
+        tmp_path, build, rules=(LogGroupRetention,), config=ServiceConfig(log_retention_days=configured)
+    )
     flagged = {finding["path"].split("/")[1] for finding in findings}
     assert flagged == ({f"Kept{days}" for days in CLOUDWATCH_RETENTION_DAYS} | {"CdkDefault"}) - {f"Kept{configured}"}
     assert all(f"log_retention_days is {configured}" in finding["message"] for finding in findings)
