@@ -23,7 +23,7 @@ from constructs import IConstruct
 
 from config import ServiceConfig
 from policies.engine import PLUGIN_NAME, PolicyRule, evaluate, registered
-from policies.profiles import PROFILES
+from policies.profiles import CDK_NAG_RULES, PROFILES
 
 PLUGIN_VERSION = "1.0.0"
 
@@ -72,13 +72,57 @@ class ProjectPolicies:
         return PolicyValidationPluginReport(success=not violations, violations=violations)
 
 
+@jsii.implements(IPolicyValidationPlugin)
+class WithFixes:
+    """A cdk-nag pack whose findings carry a fix: cdk-nag reports what is wrong but no fix, and a refused
+    synthesis should say what to change before how to acknowledge. The pack runs unchanged; its name, and so
+    every acknowledgement id, is the pack's."""
+
+    def __init__(self, pack: IPolicyValidationPlugin):
+        self._pack = pack
+
+    @property
+    def name(self) -> str:
+        return self._pack.name
+
+    @property
+    def version(self) -> str | None:
+        return self._pack.version
+
+    @property
+    def rule_ids(self) -> list[str] | None:
+        return self._pack.rule_ids
+
+    def validate(self, context: IPolicyValidationContext) -> PolicyValidationPluginReport:
+        report = self._pack.validate(context)
+        violations = [
+            PolicyViolation(
+                rule_name=violation.rule_name,
+                description=violation.description,
+                fix=violation.fix or nag_fix(violation.rule_name),
+                severity=violation.severity,
+                violating_resources=violation.violating_resources,
+            )
+            for violation in report.violations
+        ]
+        return PolicyValidationPluginReport(success=report.success, violations=violations)
+
+
+def nag_fix(rule_name: str) -> str:
+    rule = rule_name.split("[", 1)[0]
+    return f"Change the construct so that {rule} passes; what it requires and why: {CDK_NAG_RULES}"
+
+
 def apply_policies(scope: IConstruct, config: ServiceConfig | None = None) -> None:
     """cdk-nag's AwsSolutions and Serverless packs, the project's rules (held to the deployer's settings) and the
     selected compliance profiles (policies/profiles.py), on every stack in scope."""
     config = config or ServiceConfig()
     Validations.of(scope).add_plugins(
-        AwsSolutionsChecks(scope),
-        ServerlessChecks(scope),
+        WithFixes(AwsSolutionsChecks(scope)),
+        WithFixes(ServerlessChecks(scope)),
         ProjectPolicies(config=config),
-        *(PROFILES[name].build(scope) for name in config.compliance),
+        *(
+            WithFixes(PROFILES[name].build(scope)) if PROFILES[name].cdk_nag_pack else PROFILES[name].build(scope)
+            for name in config.compliance
+        ),
     )

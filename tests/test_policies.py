@@ -359,6 +359,7 @@ def test_a_cdk_nag_warning_alone_fails_synthesis(tmp_path):
     assert violations == {"AwsSolutions::AwsSolutions-DDB3": [f"{STACK_ID}/ItemsTable/Resource"]}
     [finding] = ValidationReport.read(tmp_path / "validation-report.json").open
     assert finding.severity == "warning"
+    assert finding.fix.startswith("Change the construct so that AwsSolutions-DDB3 passes") and "RULES.md" in finding.fix
 
 
 def test_a_refused_synthesis_prints_the_findings_and_one_closing_line_without_a_traceback(tmp_path):
