@@ -19,11 +19,28 @@ TOOL_ENV = ROOT / ".dev-venv"
 TOOL_REQUIREMENTS = ("tox==4.67.13", "tox-uv==1.37.1")
 
 
+def misplaced_setting(arguments: list[str]) -> str | None:
+    """A CDK setting (-c KEY=VALUE) given before `--`, where tox would take it for its own -c (a config file)."""
+    before = arguments[: arguments.index("--")] if "--" in arguments else arguments
+    for option, value in zip(before, before[1:] + [""], strict=True):
+        if option in ("-c", "--context") and "=" in value:
+            environment = before[before.index("-e") + 1] if "-e" in before[:-1] else "deploy"
+            return (
+                f"-c {value} is a CDK setting, not a tox option: put it after --, "
+                f"for example python3 dev.py -e {environment} -- -c {value}"
+            )
+    return None
+
+
 def main() -> int:
     if sys.version_info < (3, 11):
         sys.exit(
             f"error: Python 3.11 or newer is needed, this is {sys.version.split()[0]}: run dev.py with python3.11+"
         )
+    problem = misplaced_setting(sys.argv[1:])
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     bin_dir = TOOL_ENV / ("Scripts" if os.name == "nt" else "bin")
     tox = bin_dir / "tox"
     if not tox.exists():
