@@ -40,29 +40,32 @@ def main() -> int:
     args = parser.parse_args()
     credentials = None if args.no_auth else LocalCredentials(args.access_key_id, args.secret_access_key, args.region)
 
-    port_problem = _port_problem(args.port)
-    if port_problem:
-        print(f"error: {port_problem}", file=sys.stderr)
+    listening = _hold_port(args.port)
+    if isinstance(listening, str):
+        print(f"error: {listening}", file=sys.stderr)
         return 2
-    with tempfile.TemporaryDirectory(prefix="localdev-cdk.out-") as assembly:
-        return _synthesize_and_serve(args, credentials, Path(assembly))
+    with listening, tempfile.TemporaryDirectory(prefix="localdev-cdk.out-") as assembly:
+        return _synthesize_and_serve(args, credentials, Path(assembly), listening)
 
 
-def _port_problem(port: int) -> str | None:
-    """Why the server could not listen on 127.0.0.1:port, checked before the synthesis it would waste."""
+def _hold_port(port: int) -> socket.socket | str:
+    """The listening socket on 127.0.0.1:port, taken before the synthesis so that nothing can take the port
+    during it, or why it cannot be had (one line)."""
     if not 0 <= port <= 65535:
         return f"--port must be from 0 to 65535, not {port}: for example --port 3001, or --port 0 for a free one"
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as http.server's own socket does
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError as error:
-            reason = "is in use" if error.errno == errno.EADDRINUSE else f"cannot be used ({error.strerror})"
-            return f"port {port} on 127.0.0.1 {reason}: pass --port 3001 (another port) or --port 0 (a free one)"
-    return None
+    listening = socket.socket()
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as http.server's own socket does
+    try:
+        listening.bind(("127.0.0.1", port))
+        listening.listen(128)
+    except OSError as error:
+        listening.close()
+        reason = "is in use" if error.errno == errno.EADDRINUSE else f"cannot be used ({error.strerror})"
+        return f"port {port} on 127.0.0.1 {reason}: pass --port 3001 (another port) or --port 0 (a free one)"
+    return listening
 
 
-def _synthesize_and_serve(args, credentials: LocalCredentials | None, assembly: Path) -> int:
+def _synthesize_and_serve(args, credentials: LocalCredentials | None, assembly: Path, listening: socket.socket) -> int:
     print("Synthesizing the stack (cdk-nag and the policies run too)...", flush=True)
     # In a child process, so that jsii's Node.js process is gone before the server starts.
     context = [option for pair in args.context for option in ("-c", pair)]
@@ -82,7 +85,7 @@ def _synthesize_and_serve(args, credentials: LocalCredentials | None, assembly: 
         local = LocalApi(
             api,
             dynamodb.endpoint_url,
-            port=args.port,
+            listening=listening,
             log=log,
             contract=json.loads(CONTRACT.read_text()),
             credentials=credentials,

@@ -151,11 +151,13 @@ class LocalApi:
         dynamodb_endpoint: str,
         *,
         port: int = 3000,
+        listening: socket.socket | None = None,
         log=print,
         contract: dict | None = None,
         credentials: LocalCredentials | None = LOCAL_CREDENTIALS,
     ):
-        """credentials=None accepts unsigned requests on every method (the runner's --no-auth)."""
+        """credentials=None accepts unsigned requests on every method (the runner's --no-auth). `listening`, a
+        socket already bound and listening, is served instead of binding `port`."""
         self.api = api
         self._log = log
         self._contract = contract
@@ -175,7 +177,12 @@ class LocalApi:
             function_id: function_workers(spec, self.runtime_environment, WORKERS_PER_FUNCTION)
             for function_id, spec in api.functions.items()
         }
-        self._server = _Server(("127.0.0.1", port), self._request_handler())
+        if listening is None:
+            self._server = _Server(("127.0.0.1", port), self._request_handler())
+        else:
+            self._server = _Server(listening.getsockname(), self._request_handler(), bind_and_activate=False)
+            self._server.socket.close()
+            self._server.socket = listening
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-api", daemon=True)
 

@@ -287,10 +287,13 @@ def _files(directory: Path) -> dict:
     return {str(p): p.stat().st_mtime_ns for p in directory.rglob("*")} if directory.exists() else {}
 
 
-def test_command_prints_the_url_serves_and_stops_cleanly_on_ctrl_c():
+def test_command_holds_its_port_prints_the_url_serves_and_stops_cleanly_on_ctrl_c():
     checked_assembly = _files(PROJECT_ROOT / "cdk.out")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     process = subprocess.Popen(
-        [sys.executable, "-m", "localdev", "--port", "0"],
+        [sys.executable, "-m", "localdev", "--port", str(port)],
         cwd=PROJECT_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -301,6 +304,9 @@ def test_command_prints_the_url_serves_and_stops_cleanly_on_ctrl_c():
         output = []
         for line in process.stdout:
             output.append(line)
+            if line.startswith("Synthesizing"):
+                with socket.socket() as latecomer, pytest.raises(OSError):
+                    latecomer.bind(("127.0.0.1", port))  # held from the start: nothing takes it meanwhile
             found = re.search(rf"Listening on (http://127\.0\.0\.1:\d+/{contract.stage()}/)", line)
             if found:
                 url = found.group(1)
