@@ -16,7 +16,7 @@ from pathlib import Path
 
 from aws_cdk import App, CfnElement
 
-from config import ALLOWED, ConfigError, ServiceConfig
+from config import SETTINGS, ConfigError, ServiceConfig
 from conventions import apply_tags
 from main import ServerlessBackendStack
 from policies import ledger
@@ -72,8 +72,8 @@ def context_overrides(pairs: list[str]) -> dict:
     for pair in pairs:
         key, equals, value = pair.partition("=")
         if not key or not equals:
-            name = key if key in ALLOWED else "api_auth"
-            raise ConfigError(f"-c {pair}: expected KEY=VALUE, for example -c {name}={ALLOWED[name][1]}")
+            name = key if key in SETTINGS else "api_auth"
+            raise ConfigError(f"-c {pair}: expected KEY=VALUE, for example -c {name}={SETTINGS[name].example}")
         overrides[key] = value
     return overrides
 

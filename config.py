@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, fields
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from typing import Any, get_type_hints
 
 from constructs import Node
@@ -32,32 +33,85 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
-class ServiceConfig:
-    """Every setting a deployer may change, with the defaults documented in cdk.json and the README."""
+class Setting:
+    """What a setting takes (in words, for the error and the README), a value to show in a fix, what it does,
+    and the check a value must pass."""
 
-    retain_data: bool = False
-    api_auth: str = "iam"
-    alarm_email: str = ""
-    log_retention_days: int = 30
-    error_rate_threshold_percent: float = 5
-    log_level: str = "INFO"
-    compliance: tuple[str, ...] = ()
+    allowed: str
+    example: str
+    effect: str
+    holds: Callable[[Any], bool]
+
+
+def setting(default, *, allowed: str, example: str, effect: str, holds: Callable[[Any], bool]) -> Any:
+    """A ServiceConfig field declared with everything about it: the one place a setting is written."""
+    return field(default=default, metadata={"setting": Setting(allowed, example, effect, holds)})
+
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """Every setting a deployer may change; cdk.json's defaults and the README's table are held equal to
+    these declarations (tests/test_config.py, tests/test_readme.py)."""
+
+    retain_data: bool = setting(
+        False,
+        allowed="true or false",
+        example="true",
+        effect="`true`: every table is retained on stack deletion and has deletion protection on",
+        holds=lambda value: isinstance(value, bool),
+    )
+    api_auth: str = setting(
+        "iam",
+        allowed=" or ".join(API_AUTH),
+        example="iam",
+        effect="`none` opens every method without authorization (not recommended)",
+        holds=lambda value: value in API_AUTH,
+    )
+    alarm_email: str = setting(
+        "",
+        allowed="an e-mail address, or empty for no alarm e-mail",
+        example="ops@example.com",
+        effect="an address: subscribes it by e-mail to the alarms' SNS topic",
+        holds=lambda value: value == "" or (isinstance(value, str) and _EMAIL.fullmatch(value) is not None),
+    )
+    log_retention_days: int = setting(
+        30,
+        allowed="one of " + ", ".join(map(str, LOG_RETENTION_DAYS)),
+        example="30",
+        effect="retention of every log group, in days",
+        holds=lambda value: value in LOG_RETENTION_DAYS,
+    )
+    error_rate_threshold_percent: float = setting(
+        5,
+        allowed="a number above 0 and at most 100",
+        example="5",
+        effect="each function's alarm fires above this error rate over 5 minutes",
+        holds=lambda value: isinstance(value, int | float) and 0 < value <= 100,
+    )
+    log_level: str = setting(
+        "INFO",
+        allowed=", ".join(LOG_LEVELS[:-1]) + " or " + LOG_LEVELS[-1],
+        example="INFO",
+        effect="the functions' application log level",
+        holds=lambda value: value in LOG_LEVELS,
+    )
+    compliance: tuple[str, ...] = setting(
+        (),
+        allowed=f"empty, {EVERY_PROFILE}, or a comma-separated list of " + ", ".join(COMPLIANCE_PROFILES),
+        example="control-tower,nist-800-53-r5",
+        effect="compliance profiles run at synth beside the default packs (comma-separated with `-c`, or `all`)",
+        holds=lambda value: all(name in COMPLIANCE_PROFILES for name in value),
+    )
 
     def __post_init__(self) -> None:
-        _check("compliance", all(name in COMPLIANCE_PROFILES for name in self.compliance), ",".join(self.compliance))
-        _check("api_auth", self.api_auth in API_AUTH, self.api_auth)
-        _check("log_level", self.log_level in LOG_LEVELS, self.log_level)
-        _check("log_retention_days", self.log_retention_days in LOG_RETENTION_DAYS, self.log_retention_days)
-        _check(
-            "error_rate_threshold_percent",
-            0 < self.error_rate_threshold_percent <= 100,
-            self.error_rate_threshold_percent,
-        )
-        _check(
-            "alarm_email",
-            self.alarm_email == "" or re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", self.alarm_email) is not None,
-            self.alarm_email,
-        )
+        for declared in fields(self):
+            value = getattr(self, declared.name)
+            if not SETTINGS[declared.name].holds(value):
+                shown = ",".join(value) if isinstance(value, tuple) else value
+                _check(declared.name, False, shown)
 
     @classmethod
     def from_context(cls, node: Node) -> ServiceConfig:
@@ -71,9 +125,13 @@ class ServiceConfig:
         return cls(**values)
 
 
+# Each setting's declaration, by name: what the error messages, the README's table and cdk.json are held to.
+SETTINGS: dict[str, Setting] = {declared.name: declared.metadata["setting"] for declared in fields(ServiceConfig)}
+
+
 def settings_from_context(context: dict) -> dict:
     """The project's settings in the context, refusing names that are not settings."""
-    known = [field.name for field in fields(ServiceConfig)]
+    known = list(SETTINGS)
     settings = {}
     for name, value in context.items():
         if not _SETTING_NAME.fullmatch(name):
@@ -86,25 +144,10 @@ def settings_from_context(context: dict) -> dict:
     return settings
 
 
-# What each setting takes, and a value to show in the fix: the one place the error messages read.
-ALLOWED = {
-    "retain_data": ("true or false", "true"),
-    "api_auth": ("iam or none", "iam"),
-    "alarm_email": ("an e-mail address, or empty for no alarm e-mail", "ops@example.com"),
-    "log_retention_days": ("one of " + ", ".join(map(str, LOG_RETENTION_DAYS)), "30"),
-    "error_rate_threshold_percent": ("a number above 0 and at most 100", "5"),
-    "log_level": ("DEBUG, INFO, WARN or ERROR", "INFO"),
-    "compliance": (
-        f"empty, {EVERY_PROFILE}, or a comma-separated list of " + ", ".join(COMPLIANCE_PROFILES),
-        "control-tower,nist-800-53-r5",
-    ),
-}
-
-
 def _check(name: str, holds: bool, value) -> None:
     if not holds:
-        allowed, example = ALLOWED[name]
-        raise ConfigError(f"{name} must be {allowed}, not {value!r}: for example -c {name}={example}")
+        declared = SETTINGS[name]
+        raise ConfigError(f"{name} must be {declared.allowed}, not {value!r}: for example -c {name}={declared.example}")
 
 
 def _coerce(name: str, raw, kind: str):

@@ -27,6 +27,8 @@ from cdk_nag import HIPAASecurityChecks, NagPack, NIST80053R5Checks, PCIDSS321Ch
 from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
 from constructs import IConstruct
 
+from config import COMPLIANCE_PROFILES
+
 # cfn-guard writes its whole result to a pipe; Node's default 1 MiB buffer fails larger templates with
 # ENOBUFS (cdklabs/cdk-validator-cfnguard#313, fixed by this option in PR #806).
 GUARD_OUTPUT_BUFFER_BYTES = 64 * 1024 * 1024
@@ -59,8 +61,8 @@ class Profile:
         return not self.cdk_nag_pack or type(resource) is not CfnResource
 
 
-def _nag_pack(name: str, pack, title: str, pack_name: str) -> Profile:
-    return Profile(
+def _nag_pack(pack, title: str, pack_name: str) -> Callable[[str], Profile]:
+    return lambda name: Profile(
         name=name,
         plugin_name=pack_name,
         rule_prefix=f"{pack_name}-",
@@ -70,9 +72,9 @@ def _nag_pack(name: str, pack, title: str, pack_name: str) -> Profile:
     )
 
 
-PROFILES: dict[str, Profile] = {
-    "control-tower": Profile(
-        name="control-tower",
+def _control_tower(name: str) -> Profile:
+    return Profile(
+        name=name,
         plugin_name="cdk-validator-cfnguard",
         rule_prefix="",
         title="AWS Control Tower proactive controls (cfn-guard, offline)",
@@ -81,10 +83,22 @@ PROFILES: dict[str, Profile] = {
         build=lambda _scope: CfnGuardValidator(  # pyright: ignore[reportArgumentType]
             control_tower_rules_enabled=True, max_buffer=GUARD_OUTPUT_BUFFER_BYTES
         ),
-    ),
-    "nist-800-53-r5": _nag_pack("nist-800-53-r5", NIST80053R5Checks, "cdk-nag NIST 800-53 rev 5", "NIST.800.53.R5"),
-    "hipaa-security": _nag_pack("hipaa-security", HIPAASecurityChecks, "cdk-nag HIPAA Security", "HIPAA.Security"),
-    "pci-dss-321": _nag_pack("pci-dss-321", PCIDSS321Checks, "cdk-nag PCI DSS 3.2.1", "PCI.DSS.321"),
+    )
+
+
+# Each profile's definition, in the order of config.COMPLIANCE_PROFILES, where its name is declared.
+PROFILES: dict[str, Profile] = {
+    name: define(name)
+    for name, define in zip(
+        COMPLIANCE_PROFILES,
+        (
+            _control_tower,
+            _nag_pack(NIST80053R5Checks, "cdk-nag NIST 800-53 rev 5", "NIST.800.53.R5"),
+            _nag_pack(HIPAASecurityChecks, "cdk-nag HIPAA Security", "HIPAA.Security"),
+            _nag_pack(PCIDSS321Checks, "cdk-nag PCI DSS 3.2.1", "PCI.DSS.321"),
+        ),
+        strict=True,
+    )
 }
 
 

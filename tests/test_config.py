@@ -102,12 +102,16 @@ def test_the_app_prints_one_line_and_exits_non_zero(argv, expected, capsys):
     assert expected in err and err.count("\n") == 1 and "Traceback" not in err
 
 
-def test_every_setting_states_what_it_takes():
+def test_cdk_jsons_defaults_are_the_declared_defaults():
+    """cdk.json is what `cdk` and `python app.py` read; the declarations in config.py are the one source."""
     from dataclasses import fields
 
-    from config import ALLOWED
+    from app import cdk_json_context
 
-    assert set(ALLOWED) == {field.name for field in fields(ServiceConfig)}
+    context = cdk_json_context()
+    for declared in fields(ServiceConfig):
+        default = list(declared.default) if isinstance(declared.default, tuple) else declared.default
+        assert context[declared.name] == default, declared.name
 
 
 def test_config_and_the_stack_agree_on_log_retention():

@@ -3,12 +3,13 @@ word for word); the commands that run offline are run by the other tests (test_l
 
 import configparser
 import os
+import json
 import re
 from dataclasses import fields
 
 import yaml
 
-from config import ServiceConfig
+from config import SETTINGS, ServiceConfig
 from conftest import PROJECT_ROOT
 
 README = (PROJECT_ROOT / "README.md").read_text()
@@ -73,11 +74,16 @@ def test_the_repository_variables_the_readme_names_are_the_ones_deploy_yml_reads
     assert yaml.safe_load(workflow)["jobs"]["deploy"]["environment"] == "production" and "`production`" in setup
 
 
-def test_the_configuration_table_lists_exactly_the_settings():
+def test_the_configuration_table_is_the_settings_declarations():
+    """Each row: the setting, its declared default as cdk.json writes it, the values it takes and its effect."""
     section = README[README.index("## Configuration") :]
     table = section[section.index("| Context key") : section.index("\n\n", section.index("| Context key"))]
-    keys = set(re.findall(r"^\| `(\w+)`", table, re.M))
-    assert keys == {field.name for field in fields(ServiceConfig)}
+    rows = re.findall(r"^\| `(\w+)` \| `(.*?)` \| (.*?) \| (.*) \|$", table, re.M)
+    expected = [
+        (declared.name, json.dumps(list(declared.default) if isinstance(declared.default, tuple) else declared.default).strip('"') or '""', SETTINGS[declared.name].allowed, SETTINGS[declared.name].effect)
+        for declared in fields(ServiceConfig)
+    ]
+    assert rows == expected
 
 
 def test_the_dynamodb_actions_the_readme_lists_are_the_roles():
