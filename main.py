@@ -1,6 +1,7 @@
 """The whole serverless backend as one CDK stack: API Gateway (REST) -> Lambda -> DynamoDB.
 
-Reads top to bottom in the order of the mission: artifacts bucket, table, role, function, API, logs, alarm.
+Reads top to bottom in the order the request flows and is watched: artifacts bucket, table, role, function,
+API, logs, alarm.
 Tags and policy checks are applied to the app in app.py, so they cover every construct, CDK's own included.
 """
 

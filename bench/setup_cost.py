@@ -25,7 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-# What the issue asks of HEAD against the baseline (issue 17): time at most 0.4x, disk at most 0.25x.
+# The targets against the baseline: time at most 0.4x, disk at most 0.25x.
 TIME_TARGET, DISK_TARGET = 0.4, 0.25
 
 

@@ -2,7 +2,7 @@
 
 Numbers are written as the exact decimal text of the value, never through a 38-digit rounding context:
 DynamoDB counts significant digits with leading and trailing zeros trimmed, so 1 followed by 38 zeros is
-one digit and storable, where boto3's TypeSerializer raises decimal.Rounded on it (issue 10).
+one digit and storable, where boto3's TypeSerializer raises decimal.Rounded on it.
 validation.py has already refused numbers DynamoDB cannot hold exactly. Read back, an integral number
 becomes an int and any other a float, the types the client's JSON had (validation guarantees a fraction
 survives the double), except a large integer whose exponent form is shorter (see _number).

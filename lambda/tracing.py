@@ -5,7 +5,7 @@ reports it. This module does that with the daemon's documented protocol (X-Ray d
 segment documents to the X-Ray daemon": a UDP datagram holding the header `{"format": "json", "version": 1}`,
 a newline, and one segment document) from botocore's own event hooks, so it adds no SDK to the cold start.
 The X-Ray SDKs are in maintenance mode and reach end of support on 2027-02-25; their botocore patch also
-cost +0.67x of the cold-start floor here (issue 20).
+cost +0.67x of the cold-start floor here (bench/README.md).
 
 Where it reads from, as Lambda sets them (Lambda developer guide, "Defined runtime environment variables"):
 - `_X_AMZN_TRACE_ID`, per invocation: `Root=1-...;Parent=<16 hex>;Sampled=1|0`. Only a sampled invocation

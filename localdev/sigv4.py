@@ -8,8 +8,8 @@ canonical request", https://docs.aws.amazon.com/IAM/latest/UserGuide/create-sign
 - the SHA-256 of the body received, never a hash the client states: a signed x-amz-content-sha256 that is
   not the body's hash (UNSIGNED-PAYLOAD included) is refused.
 botocore's signer is a client's: it trusts x-amz-content-sha256, leaves the query as written and never
-signs User-Agent, so a verifier built on it accepts a tampered body and refuses spec-correct signers
-(issue 16); tests/test_sigv4.py checks this verifier against AWS's own signer (awscrt).
+signs User-Agent, so a verifier built on it accepts a tampered body and refuses spec-correct signers;
+tests/test_sigv4.py checks this verifier against AWS's own signer (awscrt).
 
 Checked, in API Gateway's order: an Authorization header at all; its algorithm and form; the access key;
 the credential scope (date, region, service `execute-api`); that host and x-amz-date are signed; the

@@ -1,6 +1,6 @@
 """lambda/attributes.py converts exactly as boto3's TypeSerializer/TypeDeserializer do (boto3 is the
 test-only oracle) on every JSON value the API accepts, except where boto3 itself cannot: it raises
-decimal.Rounded on integers written with more than 38 digits that DynamoDB stores exactly (issue 10)."""
+decimal.Rounded on integers written with more than 38 digits that DynamoDB stores exactly."""
 
 import json
 from decimal import Decimal, Rounded

@@ -117,7 +117,7 @@ def test_numbers_round_trip_exactly(api):
     ids=["39-digit", "negative", "nested", "exponent", "38-significant-then-zeros"],
 )
 def test_a_number_dynamodb_stores_exactly_is_stored_even_past_38_written_digits(api, body):
-    """Issue 10: 1 followed by 38 zeros is one significant digit; DynamoDB stores it, so the API must too."""
+    """1 followed by 38 zeros is one significant digit; DynamoDB stores it, so the API must too."""
     created = api.request("POST", "/items", body=body)
     assert created.status == 201, created.json
     fetched = api.request("GET", f"/items/{created.json['id']}")

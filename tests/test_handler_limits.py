@@ -1,7 +1,7 @@
 """Requests a hostile client can send and pages the table can hold: each is a 4xx or a response Lambda can
 return, never a raised error (which API Gateway answers with 502 and the error-rate alarm counts).
 
-Each class of issue 16 has its examples here; tests/test_handler_properties.py searches the whole space.
+Each class of hostile input has its examples here; tests/test_handler_properties.py searches the whole space.
 """
 
 import base64
@@ -45,7 +45,7 @@ def test_literals_at_the_edges_of_dynamodbs_range_are_stored(api, literal):
 @pytest.mark.parametrize(
     "next_id",
     [
-        "[" * 3000,  # issue 16: this, base64-encoded, recursed in the old token decoder (a 502)
+        "[" * 3000,  # this, base64-encoded, recursed in the old token decoder (a 502)
         ".",
         "..",
         "has space",

@@ -1,7 +1,7 @@
 """The local API on the wire: raw bytes in, exactly one well-formed HTTP response out (parsed by h11), a
 JSON body, no 5xx but the documented 502, and no write for a request answered 4xx.
 
-Explicit examples for each class of issue 16 (items 7-9), then a property search over request lines,
+Explicit examples for each class of malformed request line, then a property search over request lines,
 header lines, lengths, chunked framing and bodies, some of them validly signed so they reach the function.
 """
 

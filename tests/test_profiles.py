@@ -1,5 +1,5 @@
 """Compliance profiles (-c compliance=...): each synthesizes offline, every finding is fixed or acknowledged
-with the mission's reason, no acknowledgement is stale, and the report carries the compliance matrix."""
+with the project's reason, no acknowledgement is stale, and the report carries the compliance matrix."""
 
 import configparser
 import json

@@ -48,7 +48,7 @@ def accepted(method, target, headers, body=b"") -> bool:
 @pytest.mark.parametrize(
     "target",
     [
-        "/prod/items?limit=%35",  # issue 16: refused before; AWS decodes, then encodes (limit=5)
+        "/prod/items?limit=%35",  # refused before; AWS decodes, then encodes (limit=5)
         "/prod/items?a=*",  # '*' is not unreserved: %2A in the canonical query
         "/prod/items?next=QQ&limit=2",  # unsorted on the wire, sorted in the canonical query
         "/prod/items?a=%7E&b=%20&c=+&d",

@@ -73,7 +73,7 @@ class NothingRetained(PolicyRule):
     """No resource survives `cdk destroy`: no Retain, RetainExceptOnCreate or Snapshot policy, no deletion
     protection, no S3 Object Lock.
 
-    Why: the mission says the stack tears down neatly; a retained or protected resource outlives the stack
+    Why: `cdk destroy` must remove everything; a retained or protected resource outlives the stack
     and, with a fixed name, blocks the next deploy. The only exception is the table when the deployer sets
     retain_data=true, acknowledged in policies/acknowledgements.py (CloudFormation "DeletionPolicy
     attribute"; DynamoDB "Using deletion protection").
@@ -307,7 +307,7 @@ class NoReservedConcurrency(PolicyRule):
 class ApplicationCodeFromStackBucket(PolicyRule):
     """Every function that is not a custom-resource provider takes its code from a bucket of this stack.
 
-    Why: the mission deploys the function from an artifacts bucket the stack creates and manages; code
+    Why: the function is deployed from an artifacts bucket the stack creates and manages; code
     from elsewhere (CDK's bootstrap bucket, inline code) is not covered by its encryption, TLS-only policy,
     versioning and teardown.
     """

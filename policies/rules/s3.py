@@ -8,7 +8,7 @@ FAMILY = "S"
 
 @register
 class BucketSseS3(PolicyRule):
-    """Every bucket encrypts with SSE-S3 (AES256): the mission's choice, with no KMS key to manage or pay for."""
+    """Every bucket encrypts with SSE-S3 (AES256): the project's choice, with no KMS key to manage or pay for."""
 
     rule_id = "SA-S1"
     resource_types = frozenset({"AWS::S3::Bucket"})
