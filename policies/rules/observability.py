@@ -58,9 +58,9 @@ class StageTracingAccessLogsThrottling(PolicyRule):
     """Every API stage has X-Ray tracing, an access log, and throttling for all methods, on the rendered
     template.
 
-    Why: X-Ray and logs on API Gateway are what shows a request's path and failures; throttling bounds cost and load. Property
-    overrides and escape hatches change the template after cdk-nag has read the construct's properties,
-    so this checks what CloudFormation will receive.
+    Why: X-Ray and logs on API Gateway show a request's path and its failures; throttling bounds cost and
+    load. Property overrides and escape hatches change the template after cdk-nag has read the construct's
+    properties, so this checks what CloudFormation will receive.
     """
 
     rule_id = "SA-OBS4"
