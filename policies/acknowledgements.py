@@ -13,8 +13,9 @@ the validation report prints them under "Acknowledge with".
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import jsii
@@ -74,11 +75,28 @@ CDK_HANDLER_NO_DLQ = (
 )
 
 
+def _call_site() -> str:
+    """Where in this file the Acknowledgement or Departure being made is written (the line its call starts on)."""
+    frame = inspect.currentframe()
+    while frame is not None and (frame.f_code.co_filename != __file__ or frame.f_code.co_name in _NOT_CALL_SITES):
+        frame = frame.f_back
+    if frame is None:
+        return ""
+    position = inspect.getframeinfo(frame).positions
+    line = position.lineno if position and position.lineno else frame.f_lineno
+    return f"policies/acknowledgements.py:{line}"
+
+
+_NOT_CALL_SITES = {"_call_site", "__init__", "<lambda>"}
+
+
 @dataclass(frozen=True)
 class Acknowledgement:
     target: IConstruct
     finding_id: str
     reason: str
+    # Where it is written, for the review report's link (a departure's acknowledgements point at the departure).
+    source: str = field(default_factory=_call_site, compare=False)
 
 
 class StackRelations:
@@ -496,6 +514,7 @@ class Departure:
     rules: dict[str, str]
     targets: Callable[[StackRelations], list[IConstruct]]
     applies: Callable[[StackRelations], bool] = lambda _relations: True
+    source: str = field(default_factory=_call_site, compare=False)
 
 
 def _of_type(*resource_types: str, within: str | None = None) -> Callable[[StackRelations], list[IConstruct]]:
@@ -647,11 +666,16 @@ def _compliance_profiles(relations: StackRelations) -> list[Acknowledgement]:
                 continue
             profile = PROFILES[name]
             acknowledged += [
-                Acknowledgement(target, profile.finding_id(rule), departure.reason)
+                Acknowledgement(target, profile.finding_id(rule), departure.reason, departure.source)
                 for target in departure.targets(relations)
                 if not isinstance(target, CfnResource) or profile.sees(target)
             ]
     return acknowledged
+
+
+def sources_of(applied: list[Acknowledgement]) -> dict[str, str]:
+    """Each reason's source line (the first that gives it), for the review report."""
+    return {ack.reason: ack.source for ack in reversed(applied)}
 
 
 def stale(applied: list[Acknowledgement], suppressed: set[tuple[str, str]]) -> list[Acknowledgement]:

@@ -25,10 +25,21 @@ def plugin_documentation(plugin_name: str) -> tuple[str, str | None]:
     return ("the project's rules (policies/rules/)", None) if plugin_name == PLUGIN_NAME else (plugin_name, None)
 
 
-def render(report: ValidationReport, resource_types: frozenset[str] = frozenset()) -> str:
+SCOPE = (
+    "One synthesis of the stack, checked by the plugins below. A finding names one CloudFormation resource by "
+    "its construct path. An acknowledgement is made at a construct (`at`) and covers that finding on the "
+    "resources under it; it is written once, with its reason, in the line of policies/acknowledgements.py "
+    "given beside the reason. An open finding fails synthesis."
+)
+
+
+def render(
+    report: ValidationReport, resource_types: frozenset[str] = frozenset(), sources: dict[str, str] | None = None
+) -> str:
     """`resource_types`: the CloudFormation types in the templates, which decide the Control Tower controls
-    that apply."""
-    lines = ["# Policy report", "", "## Plugins and rules that ran", ""]
+    that apply; `sources`: each acknowledgement reason's line in policies/acknowledgements.py."""
+    sources = sources or {}
+    lines = ["# Policy report", "", "## What this covers", "", SCOPE, "", "## Plugins and rules that ran", ""]
     for plugin in report.plugins:
         title, address = plugin_documentation(plugin.name)
         lines.append(
@@ -36,25 +47,40 @@ def render(report: ValidationReport, resource_types: frozenset[str] = frozenset(
         )
         if plugin.name == PLUGIN_NAME:
             for rule in registered():
-                summary = (rule.__doc__ or "").strip().splitlines()[0]
-                lines.append(f"  - `{rule.rule_id}` {rule.__name__}: {summary}")
+                lines.append(f"  - `{rule.rule_id}` {rule.__name__}: {rule_summary(rule)}")
     by_resource: dict[str, list[str]] = defaultdict(list)
     for finding in report.open:
         by_resource[finding.construct_path].append(
             f"- ❌ **{finding.finding_id}** ({finding.severity}): {finding.description}"
             + (f" Fix: {finding.fix}" if finding.fix else "")
         )
-    for acknowledged in report.acknowledged:
-        by_resource[acknowledged.construct_path].append(
-            f"- ✅ acknowledged `{acknowledged.finding_id}` at `{acknowledged.acknowledged_at}`: {acknowledged.reason}"
-        )
-    lines += ["", f"## Findings by resource ({len(report.open)} open, {len(report.acknowledged)} acknowledged)", ""]
+    lines += ["", f"## Open findings by resource ({len(report.open)} open)", ""]
     for path in sorted(by_resource):
         lines += [f"### `{path}`", "", *by_resource[path], ""]
     if not by_resource:
-        lines.append("No findings.")
+        lines += ["None.", ""]
+    by_reason: dict[str, list[str]] = defaultdict(list)
+    for acknowledged in report.acknowledged:
+        at = (
+            ""
+            if acknowledged.acknowledged_at == acknowledged.construct_path
+            else f" (at `{acknowledged.acknowledged_at}`)"
+        )
+        by_reason[acknowledged.reason].append(f"  - `{acknowledged.finding_id}` on `{acknowledged.construct_path}`{at}")
+    lines += [
+        f"## Acknowledged findings by reason ({len(report.acknowledged)} acknowledged, {len(by_reason)} reasons)",
+        "",
+    ]
+    for reason, covered in by_reason.items():
+        source = f" ({sources[reason]})" if reason in sources else ""
+        lines += [f"- **{reason}**{source}", *sorted(covered)]
     lines += compliance_matrix(report, resource_types)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def rule_summary(rule) -> str:
+    """A rule's whole first paragraph, on one line."""
+    return " ".join((rule.__doc__ or "").strip().split("\n\n")[0].split())
 
 
 def compliance_matrix(report: ValidationReport, resource_types: frozenset[str]) -> list[str]:

@@ -5,7 +5,8 @@ import pytest
 from aws_cdk import App, Stack
 
 from app import service_stack
-from policies.acknowledgements import acknowledgements, stale
+from conftest import PROJECT_ROOT
+from policies.acknowledgements import acknowledgements, sources_of, stale
 from policies.report import render
 from policies.rules.tags import RequiredTags
 from policies.validation_report import ValidationReport
@@ -55,12 +56,35 @@ def test_variant_has_no_open_findings(variant):
     assert not variant.report.open
 
 
-def test_review_report_lists_each_acknowledgement_with_its_reason(synth):
-    markdown = render(synth.report)
-    for ack in _applied(synth):
-        assert f"`{ack.finding_id}` at `{ack.target.node.path}`: {ack.reason}" in markdown
+def test_review_report_gives_each_reason_once_with_its_source_line_and_every_finding_it_covers(synth):
+    acks = _applied(synth)
+    sources = sources_of(acks)
+    markdown = render(synth.report, sources=sources)
+    for reason in {ack.reason for ack in acks}:
+        assert markdown.count(reason) == 1, reason
+    for ack in acks:
+        block = markdown[markdown.index(f"- **{ack.reason}** ({sources[ack.reason]})") :]
+        block = block[: block.find("\n- **", 1)] if "\n- **" in block[1:] else block
+        assert f"`{ack.finding_id}`" in block, ack.finding_id
     assert "0 open" in markdown
     assert RequiredTags.rule_id in markdown and "AwsSolutions" in markdown and "Serverless" in markdown
+
+
+def test_review_report_gives_whole_rule_descriptions_and_explains_its_scope(synth):
+    from policies.engine import registered
+
+    markdown = render(synth.report)
+    for rule in registered():
+        summary = " ".join((rule.__doc__ or "").strip().split("\n\n")[0].split())
+        assert summary in markdown, rule.rule_id
+    assert "## What this covers" in markdown
+
+
+def test_every_acknowledgement_points_at_the_call_that_makes_it(synth):
+    text = (PROJECT_ROOT / "policies" / "acknowledgements.py").read_text().splitlines()
+    for ack in _applied(synth):
+        line = text[int(ack.source.partition(":")[2]) - 1].strip()
+        assert "Acknowledgement(" in line or "Departure(" in line, (ack.source, line)
 
 
 def test_review_report_shows_an_open_finding_by_resource():

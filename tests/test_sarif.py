@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from app import STACK_ID, write_sarif
+from app import STACK_ID
+from policies.review import write_sarif
 from conftest import PROJECT_ROOT
 from conftest import SARIF_VALIDATOR as VALIDATOR
 from policies.acknowledgements import NO_BUCKET_ACCESS_LOGS
@@ -34,7 +35,7 @@ def _line_of(text: str) -> int:
 @pytest.fixture(scope="module")
 def gate_sarif(synth, tmp_path_factory) -> dict:
     target = tmp_path_factory.mktemp("sarif") / "gate.sarif"
-    write_sarif(target, synth.app, synth.report, Path(synth.assembly.directory))
+    write_sarif(target, synth.app.node.find_child(STACK_ID), synth.report, Path(synth.assembly.directory), PROJECT_ROOT)
     return json.loads(target.read_text())
 
 
