@@ -10,6 +10,17 @@ import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+
+def documentation() -> str:
+    """Every page a user reads, as one text: the README, CONTRIBUTING, docs/ and bench/README.md."""
+    pages = [
+        PROJECT_ROOT / "README.md",
+        PROJECT_ROOT / "CONTRIBUTING.md",
+        PROJECT_ROOT / "bench" / "README.md",
+        *sorted((PROJECT_ROOT / "docs").rglob("*.md")),
+    ]
+    return "\n".join(page.read_text() for page in pages)
+
 # Nothing in the tests may reach AWS: fake credentials and a fixed region, whoever runs pytest.
 for name, value in {
     "AWS_ACCESS_KEY_ID": "testing",

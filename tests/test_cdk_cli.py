@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from app import STACK_ID
-from conftest import PROJECT_ROOT
+from conftest import documentation, PROJECT_ROOT
 
 CLI_PACKAGE = PROJECT_ROOT / "cdk_cli"
 CLI = CLI_PACKAGE / "node_modules" / "aws-cdk" / "bin" / "cdk"
@@ -56,7 +56,7 @@ def test_the_deploy_workflow_installs_the_cli_from_the_lock_file():
 
 
 def test_the_readme_deploys_with_dev_py_and_names_no_other_cli():
-    readme = (PROJECT_ROOT / "README.md").read_text()
+    readme = documentation()
     assert "npx aws-cdk" not in readme and "npx cdk" not in readme
     for command in ("bootstrap", "diff", "deploy", "destroy"):
         assert f"python3 dev.py -e {command}" in readme

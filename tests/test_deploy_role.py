@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from conftest import documentation
 from aws_cdk import aws_iam as iam
 
 from deploy_role.app import STACK_ID, build_app
@@ -147,5 +149,5 @@ def test_the_role_arn_is_the_output_the_readme_tells_you_to_copy(deploy_role):
     _, template, _ = deploy_role
     role_id, _ = _only(template, "AWS::IAM::Role")
     assert template["Outputs"][DEPLOY_ROLE_OUTPUT]["Value"] == {"Fn::GetAtt": [role_id, "Arn"]}
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    readme = documentation()
     assert f"`{DEPLOY_ROLE_OUTPUT}`" in readme and "DEPLOY_ROLE_ARN" in readme

@@ -24,7 +24,7 @@ from botocore.credentials import Credentials
 
 from api import contract
 from app import STACK_ID, build_app
-from conftest import PROJECT_ROOT, items_function_spec, local_api_definition
+from conftest import documentation, items_function_spec, local_api_definition, PROJECT_ROOT
 from localdev.api import LocalApi
 from localdev.sigv4 import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY, LocalCredentials, sign
 from localdev.template import read_api
@@ -477,17 +477,15 @@ def test_api_auth_none_needs_no_signature_as_the_deployed_api_would(synth_with, 
         server.stop()
 
 
-def test_the_readmes_python_example_signs_and_creates_an_item(local_api, capsys):
-    readme = (PROJECT_ROOT / "README.md").read_text()
-    section = readme[readme.index("## Run it locally") : readme.index("## Deploy and destroy")]
+def test_the_local_pages_python_example_signs_and_creates_an_item(local_api, capsys):
+    section = (PROJECT_ROOT / "docs" / "local-development.md").read_text()
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     exec(code.replace(f"http://127.0.0.1:3000/{local_api.api.stage}/", local_api.url), {})
     assert capsys.readouterr().out.startswith("201 {")
 
 
-def test_the_readmes_curl_examples_work_as_written(local_api):
-    readme = (PROJECT_ROOT / "README.md").read_text()
-    section = readme[readme.index("## Run it locally") : readme.index("## Deploy and destroy")]
+def test_the_local_pages_curl_examples_work_as_written(local_api):
+    section = (PROJECT_ROOT / "docs" / "local-development.md").read_text()
     script = re.search(r"```sh\n(SIGN=.*?)```", section, re.S).group(1)
     result = subprocess.run(
         ["bash", "-c", script.replace(f"http://127.0.0.1:3000/{local_api.api.stage}/", local_api.url)],

@@ -12,7 +12,7 @@ import tarfile
 import pytest
 
 from config import COMPLIANCE_PROFILES, EVERY_PROFILE
-from conftest import PROJECT_ROOT, SARIF_VALIDATOR
+from conftest import documentation, PROJECT_ROOT, SARIF_VALIDATOR
 from policies.acknowledgements import DEPARTURES
 from policies.profiles import GUARD_RULES_IN_WHEEL, PROFILES, control_tower_controls, guard_bundle
 from policies.validation_report import ValidationReport
@@ -91,7 +91,7 @@ def test_the_matrix_lists_each_control_tower_control_that_applies_with_its_statu
 
 def test_the_readmes_matrix_rows_are_rows_of_the_report(every_profile):
     _, _, markdown = every_profile
-    readme = (PROJECT_ROOT / "README.md").read_text()
+    readme = documentation()
     section = readme[readme.index("### Compliance profiles") :]
     excerpt = [
         line for line in section[: section.index("What the profiles found")].splitlines() if line.startswith("| CT.")
@@ -152,7 +152,7 @@ def test_the_profiles_are_exactly_the_settings_values_and_the_compliance_environ
 
 
 def test_the_readmes_profile_table_is_the_profiles():
-    readme = (PROJECT_ROOT / "README.md").read_text()
+    readme = documentation()
     section = readme[readme.index("### Compliance profiles") :]
     table = section[section.index("| Profile |") : section.index("\n\n", section.index("| Profile |"))]
     assert re.findall(r"^\| `([\w-]+)` \|", table, re.MULTILINE) == list(COMPLIANCE_PROFILES)

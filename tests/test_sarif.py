@@ -13,7 +13,7 @@ import pytest
 
 from app import STACK_ID
 from policies.review import write_sarif
-from conftest import PROJECT_ROOT
+from conftest import documentation, PROJECT_ROOT
 from conftest import SARIF_VALIDATOR as VALIDATOR
 from policies.acknowledgements import NO_BUCKET_ACCESS_LOGS
 from policies.sarif import SourceLocator, cfn_lint_findings, report_findings, sarif_log
@@ -197,7 +197,7 @@ def test_a_cfn_lint_match_is_a_finding_at_the_construct_that_made_the_resource(t
 
 def test_the_readmes_annotated_finding_is_where_the_gate_puts_it(gate_sarif):
     """The example names the line by what is on it, so a line added above the bucket changes nothing here."""
-    readme = (PROJECT_ROOT / "README.md").read_text()
+    readme = documentation()
     example = readme[readme.index('{"ruleId": "AwsSolutions::AwsSolutions-S1"') :]
     example = example[: example.index("```")]
     result = next(r for r in _results(gate_sarif) if r["ruleId"] == "AwsSolutions::AwsSolutions-S1")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import PROJECT_ROOT
+from conftest import documentation, PROJECT_ROOT
 
 WORKFLOWS = PROJECT_ROOT / ".github" / "workflows"
 GATE_COMMAND = "python3 dev.py"
@@ -50,7 +50,7 @@ def test_workflows_validate_against_githubs_schema(schema):
 
 
 def test_readme_gate_command_is_what_ci_and_the_gate_workflow_run():
-    readme = (PROJECT_ROOT / "README.md").read_text()
+    readme = documentation()
     quickstart = readme[readme.index("## Quickstart") :]
     assert GATE_COMMAND in re.search(r"```sh\n(.*?)```", quickstart, re.S).group(1)
     assert (PROJECT_ROOT / ".ci" / "run").read_text().strip().endswith(GATE_COMMAND)
@@ -121,7 +121,7 @@ def test_the_vendored_sarif_schema_is_the_one_the_pinned_upload_sarif_carries():
     text = (WORKFLOWS / "gate.yml").read_text()
     version = re.search(r"github/codeql-action/upload-sarif@[0-9a-f]{40} # (v[\d.]+)", text).group(1)
     assert f"github/codeql-action {version}" in (PROJECT_ROOT / "tests" / "test_sarif.py").read_text()
-    assert f"`upload-sarif` {version}" in (PROJECT_ROOT / "README.md").read_text()
+    assert f"`upload-sarif` {version}" in documentation()
 
 
 def test_id_token_is_granted_only_to_the_deploy_job_and_only_with_an_environment():
