@@ -22,7 +22,8 @@ TOOL_REQUIREMENTS = ("tox==4.67.13", "tox-uv==1.37.1")
 def misplaced_setting(arguments: list[str]) -> str | None:
     """A CDK setting (-c KEY=VALUE) given before `--`, where tox would take it for its own -c (a config file)."""
     before = arguments[: arguments.index("--")] if "--" in arguments else arguments
-    for option, value in zip(before, before[1:] + [""], strict=True):
+    for index, option in enumerate(before):
+        value = before[index + 1] if index + 1 < len(before) else ""
         if option in ("-c", "--context") and "=" in value:
             environment = before[before.index("-e") + 1] if "-e" in before[:-1] else "deploy"
             return (

@@ -27,7 +27,9 @@ def test_a_setting_before_the_separator_is_shown_in_its_place(arguments, environ
     ]
 
 
-@pytest.mark.parametrize("arguments", [["-e", "deploy", "--", "-c", "log_retention_days=30"], ["-e", "local"], ["-c", "tox.ini"]])
-def test_a_setting_after_the_separator_and_toxs_own_options_pass(arguments):
+@pytest.mark.parametrize(
+    "arguments", [[], ["-c"], ["-e", "deploy", "--", "-c", "log_retention_days=30"], ["-e", "local"], ["-c", "tox.ini"]]
+)
+def test_no_argument_a_setting_after_the_separator_and_toxs_own_options_pass(arguments):
     dev = runpy.run_path(str(PROJECT_ROOT / "dev.py"))  # dev.py runs before any environment: not a module
     assert dev["misplaced_setting"](arguments) is None
