@@ -53,6 +53,7 @@ def build_app(
     stack = stack_type(
         app,
         STACK_ID,
+        stack_name=config.stack_name,
         config=config,
         description="serverless-automation: API Gateway (REST) -> Lambda -> DynamoDB",
     )

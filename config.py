@@ -48,6 +48,8 @@ def setting(default, *, allowed: str, example: str, effect: str, holds: Callable
     return field(default=default, metadata={"setting": Setting(allowed, example, effect, holds)})
 
 
+# CloudFormation's pattern for a stack name (AWS CloudFormation API reference, CreateStack: StackName).
+_STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
@@ -97,6 +99,13 @@ class ServiceConfig:
         example="INFO",
         effect="the functions' application log level",
         holds=lambda value: value in LOG_LEVELS,
+    )
+    stack_name: str = setting(
+        "ServerlessAutomation",
+        allowed="a CloudFormation stack name: a letter, then letters, digits or hyphens, at most 128 in all",
+        example="ServerlessAutomation-staging",
+        effect="the CloudFormation stack's name: another name deploys a second, independent copy",
+        holds=lambda value: isinstance(value, str) and _STACK_NAME.fullmatch(value) is not None,
     )
     compliance: tuple[str, ...] = setting(
         (),

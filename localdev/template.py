@@ -71,13 +71,10 @@ def stage_name(template: dict) -> str:
     return stage["Properties"]["StageName"]
 
 
-def read_api(template: dict, assembly_dir: Path, table_names: dict[str, str] | str) -> ApiDefinition:
+def read_api(template: dict, assembly_dir: Path, table_names: dict[str, str]) -> ApiDefinition:
     """The API as the template defines it; `table_names` maps each table's logical id to its local name
-    (LocalDynamoDB.create_tables_from_template), or is the one name of a template with one table."""
+    (LocalDynamoDB.create_tables_from_template)."""
     parsed = Template(template)
-    if isinstance(table_names, str):
-        table_id, _ = parsed.only("AWS::DynamoDB::Table")
-        table_names = {table_id: table_names}
     routes = []
     for (path, method), method_id in parsed.methods().items():
         props = parsed.properties(method_id)

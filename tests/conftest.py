@@ -119,6 +119,11 @@ def local_api_definition(dynamodb, template: dict, assembly_dir, prefix: str):
     return read_api(template, Path(assembly_dir), dynamodb.create_tables_from_template(template, prefix))
 
 
+def named_tables(template: dict, prefix: str) -> dict[str, str]:
+    """A local name for every table of the template, for a test that creates none."""
+    return {k: f"{prefix}-{k}" for k, v in template["Resources"].items() if v["Type"] == "AWS::DynamoDB::Table"}
+
+
 def items_table(api) -> str:
     """The local name of the table behind the items function's TABLE_NAME."""
     return items_function_spec(api).environment["TABLE_NAME"]

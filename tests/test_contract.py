@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
 from api import contract, schemas
-from conftest import PROJECT_ROOT, local_api_definition
+from conftest import local_api_definition, named_tables, PROJECT_ROOT
 from localdev.api import LocalApi
 from localdev.template import read_api
 from test_stack import _methods_by_route
@@ -68,7 +68,7 @@ def test_every_operation_requires_sigv4_as_the_template_does(synth):
 
 
 def test_the_templates_request_models_are_the_documents_request_bodies(synth):
-    api = read_api(synth.template_json, Path(synth.assembly.directory), "any")
+    api = read_api(synth.template_json, Path(synth.assembly.directory), named_tables(synth.template_json, "any"))
     models = {(route.path, route.method): route.body_schema for route in api.routes if route.body_schema}
     assert set(models) == {op for op in contract.operations() if contract.request_body_schema_name(*op)}
     for (path, method), model in models.items():

@@ -24,7 +24,7 @@ from botocore.credentials import Credentials
 
 from api import contract
 from app import STACK_ID, build_app
-from conftest import documentation, items_function_spec, local_api_definition, PROJECT_ROOT
+from conftest import documentation, items_function_spec, local_api_definition, named_tables, PROJECT_ROOT
 from localdev.api import LocalApi
 from localdev.sigv4 import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY, LocalCredentials, sign
 from localdev.template import read_api
@@ -200,7 +200,7 @@ def test_client_mistakes_that_pass_the_model_reach_the_function(local_api):
 
 
 def test_a_function_error_becomes_a_502_with_the_generic_body(synth, local_dynamodb):
-    api = read_api(synth.template_json, Path(synth.assembly.directory), "items-unreachable")
+    api = read_api(synth.template_json, Path(synth.assembly.directory), named_tables(synth.template_json, "unreachable"))
     unreachable = "http://127.0.0.1:9"  # discard port: nothing listens, every attempt is refused
     server = LocalApi(api, unreachable, port=0, log=lambda line: None).start()
     try:
@@ -235,7 +235,7 @@ def test_each_invocation_gets_a_trace_header_and_its_dynamodb_calls_are_shown(sy
 
 
 def test_local_routes_are_the_templates(synth):
-    api = read_api(synth.template_json, Path(synth.assembly.directory), "any")
+    api = read_api(synth.template_json, Path(synth.assembly.directory), named_tables(synth.template_json, "any"))
     assert {(route.path, route.method) for route in api.routes} == _routes(synth) == contract.operations()
 
 
