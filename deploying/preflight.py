@@ -12,6 +12,7 @@ Run as `python -m deploying.preflight <command> [the CLI's arguments]`; exit 0 l
 
 from __future__ import annotations
 
+import os
 import sys
 
 import boto3.session
@@ -35,7 +36,7 @@ def check(command: str, arguments: list[str], *, interactive: bool) -> str:
             "cdk destroy asks for confirmation and there is no terminal to answer it: "
             "run python3 dev.py -e destroy -- --force"
         )
-    session = boto3.session.Session()
+    session = boto3.session.Session(region_name=region_of_environment())
     region = session.region_name
     if not region:
         raise Refusal(
@@ -56,7 +57,8 @@ def check(command: str, arguments: list[str], *, interactive: bool) -> str:
         ) from None
     except (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError) as error:
         raise Refusal(
-            f"cannot reach AWS STS at {error.kwargs.get('endpoint_url', sts.meta.endpoint_url)}: check the network, "
+            f"cannot reach AWS STS at {str(error.kwargs.get('endpoint_url', sts.meta.endpoint_url)).rstrip('/')}: "
+            "check the network, "
             f"a proxy (HTTPS_PROXY) or AWS_ENDPOINT_URL, and that {region} is a region you use"
         ) from None
     except botocore.exceptions.NoCredentialsError:
@@ -67,6 +69,11 @@ def check(command: str, arguments: list[str], *, interactive: bool) -> str:
             "then deploy again"
         )
     return f"{account} in {region}"
+
+
+def region_of_environment() -> str | None:
+    """AWS_REGION, which the CDK CLI reads, else what botocore finds (AWS_DEFAULT_REGION, the profile)."""
+    return os.environ.get("AWS_REGION") or boto3.session.Session().region_name
 
 
 def _bootstrapped(session, region: str) -> bool:

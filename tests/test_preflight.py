@@ -62,6 +62,14 @@ def test_an_account_not_bootstrapped_is_told_to_bootstrap(environment, aws_stand
     assert check("bootstrap", [], interactive=False)
 
 
+def test_aws_region_alone_is_a_region_as_the_cdk_cli_reads_it(environment, aws_stand_in):
+    """botocore reads AWS_DEFAULT_REGION only; the CDK CLI (the AWS SDK for JavaScript) reads AWS_REGION."""
+    _bootstrap(aws_stand_in, present=True)
+    environment.delenv("AWS_DEFAULT_REGION", raising=False)
+    environment.setenv("AWS_REGION", "us-east-1")
+    assert check("deploy", [], interactive=False).endswith(" in us-east-1")
+
+
 def test_no_region(environment):
     environment.delenv("AWS_REGION", raising=False)
     environment.delenv("AWS_DEFAULT_REGION", raising=False)
