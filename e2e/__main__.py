@@ -140,10 +140,17 @@ def run(session, deployer, *, stack_name: str, stand_in: bool, base_url, log=pri
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m e2e", description=__doc__)
     parser.add_argument("--stand-in", action="store_true", help="run against MiniStack even with credentials")
+    parser.add_argument(
+        "--cleanup",
+        action="store_true",
+        help="only delete the stack E2E_STACK_NAME names, if it exists (CI's last step)",
+    )
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # a stopped CI job still destroys
-    base = os.environ.get("E2E_STACK_BASE", "ServerlessAutomation")
-    stack_name = f"{base}-e2e-{secrets.token_hex(3)}"
+    # CI names the stack after its run, so that an always-run step can delete it even if this process was killed.
+    stack_name = os.environ.get("E2E_STACK_NAME") or f"ServerlessAutomation-e2e-{secrets.token_hex(3)}"
+    if args.cleanup:
+        return cleanup(boto3.session.Session(region_name=region_of_environment()), stack_name)
     stand_in = args.stand_in or boto3.session.Session().get_credentials() is None
     if not stand_in:
         try:
@@ -172,6 +179,19 @@ def main(argv: list[str] | None = None) -> int:
             stand_in=True,
             base_url=lambda outputs: _stand_in_url(ministack.endpoint, outputs["ApiUrl"]),
         )
+
+
+def cleanup(session, stack_name: str) -> int:
+    """Delete the stack if it is there, and wait: what a killed run could not do itself."""
+    cloudformation = session.client("cloudformation")
+    cloudformation.delete_stack(StackName=stack_name)  # deleting a stack that does not exist succeeds
+    try:
+        cloudformation.get_waiter("stack_delete_complete").wait(StackName=stack_name)
+    except Exception as error:  # the waiter's failure names the stack's status
+        print(f"error: {stack_name} was not deleted: {error}", file=sys.stderr)
+        return 1
+    print(f"{stack_name}: deleted (or never deployed)")
+    return 0
 
 
 def _stand_in_url(endpoint: str, api_url: str) -> str:

@@ -136,3 +136,11 @@ def test_a_retained_log_group_on_the_stand_in_fails_the_run(tmp_path):
     assert code == 1
     [left] = [line for line in lines if line.startswith("left behind: ")]
     assert "log group " in left and "Defect-e2e-000003" in left and "LogGroup" in left, left
+
+
+def test_the_deploying_page_lists_every_stand_in_gap_with_what_it_leaves_unproven():
+    from e2e.standin import GAPS
+
+    page = (PROJECT_ROOT / "docs" / "deploying.md").read_text()
+    rows = {tuple(cell.strip() for cell in line.strip("|").split("|")) for line in page.splitlines() if line.startswith("| ")}
+    assert {(gap.what, gap.unproven) for gap in GAPS} <= rows

@@ -45,7 +45,7 @@ NOT_PROJECT_FILES = {
 
 
 def test_every_dev_py_environment_the_documentation_names_is_in_tox_ini():
-    named = set(re.findall(r"python3 dev\.py -e (\w+)", DOCS)) | set(re.findall(r"`-e (\w+)`", DOCS))
+    named = set(re.findall(r"python3 dev\.py -e ([\w-]+)", DOCS)) | set(re.findall(r"`-e ([\w-]+)`", DOCS))
     environments = {section.removeprefix("testenv:") for section in TOX.sections() if section.startswith("testenv:")}
     assert named and named <= environments, named - environments
 
@@ -53,7 +53,7 @@ def test_every_dev_py_environment_the_documentation_names_is_in_tox_ini():
 def test_the_readmes_command_table_names_every_environment_once():
     table = README[README.index("| Command (`python3 dev.py …`)") :]
     table = table[: table.index("\n\n")]
-    named = re.findall(r"`-e (\w+)`", table)
+    named = re.findall(r"`-e ([\w-]+)`", table)
     environments = {section.removeprefix("testenv:") for section in TOX.sections() if section.startswith("testenv:")}
     assert sorted(named) == sorted(environments - {"gate"}) and "| (nothing) | the gate" in table
 

@@ -78,6 +78,7 @@ def test_no_workflow_grants_anything_at_the_top_or_runs_on_pull_request_target()
 # codeql-action's upload-sarif README); deploy.yml's call of the gate must grant what the called jobs use.
 GRANTS = {
     ("deploy.yml", "deploy"): {"contents": "read", "id-token": "write"},
+    ("e2e.yml", "e2e"): {"contents": "read", "id-token": "write"},
     ("deploy.yml", "gate"): {"contents": "read", "security-events": "write", "actions": "read"},
     ("gate.yml", "code-scanning"): {"contents": "read", "security-events": "write", "actions": "read"},
 }
@@ -124,15 +125,23 @@ def test_the_vendored_sarif_schema_is_the_one_the_pinned_upload_sarif_carries():
     assert f"`upload-sarif` {version}" in documentation()
 
 
-def test_id_token_is_granted_only_to_the_deploy_job_and_only_with_an_environment():
-    holders = [
-        (name, job_id, job)
+def test_id_token_is_granted_only_to_the_deploy_and_e2e_jobs_each_with_its_environment():
+    holders = {
+        (name, job_id): job.get("environment")
         for name, workflow in ALL.items()
         for job_id, job in workflow["jobs"].items()
         if (job.get("permissions") or {}).get("id-token") == "write"
-    ]
-    assert [(name, job_id) for name, job_id, _ in holders] == [("deploy.yml", "deploy")]
-    assert holders[0][2]["environment"] == "production"
+    }
+    assert holders == {("deploy.yml", "deploy"): "production", ("e2e.yml", "e2e"): "e2e-sandbox"}
+
+
+def test_the_e2e_job_runs_one_at_a_time_and_always_deletes_its_stack():
+    [job] = ALL["e2e.yml"]["jobs"].values()
+    assert job["concurrency"] == {"group": "e2e-sandbox", "cancel-in-progress": False}
+    assert "${{ github.run_id }}" in job["env"]["E2E_STACK_NAME"]
+    runs = [step for step in job["steps"] if "run" in step]
+    assert [step["run"] for step in runs] == ["python3 dev.py -e e2e", "python3 dev.py -e e2e -- --cleanup"]
+    assert runs[-1]["if"] == "always()"
 
 
 def test_checkout_never_persists_credentials():
