@@ -17,8 +17,8 @@ from typing import Any
 
 from cfn.template import (
     Template,
-    allow_statements,
     arn_text,
+    policy_statements,
     reference,
     reference_attribute,
     statement_actions,
@@ -39,9 +39,9 @@ def grant_target(resource: Any, template: Template) -> str:
             return f"stream {table}"
     if isinstance(resource, dict) and "Fn::Join" in resource:
         delimiter, parts = resource["Fn::Join"]
-        if delimiter == "" and len(parts) == 2 and isinstance(parts[1], str):
+        if delimiter == "" and len(parts) == 2 and isinstance(parts[1], str) and parts[1].startswith("/"):
             base = grant_target(parts[0], template)
-            kind, _, suffix = parts[1].lstrip("/").partition("/")
+            kind, _, suffix = parts[1][1:].partition("/")
             if base.startswith("table ") and kind in ("index", "stream") and suffix:
                 return f"index {base[6:]}/{suffix}" if kind == "index" else f"stream {base[6:]}"
     return arn_text(resource)
@@ -53,13 +53,22 @@ def role_grants(template: Template, role_id: str, prefix: str = "") -> set[tuple
     documents = [template.properties(role_id)] + [
         template.properties(policy_id) for policy_id in template.policies_attached_to(role_id)
     ]
+
+    def pairs(statements) -> set[tuple[str, str]]:
+        return {
+            (action, grant_target(resource, template))
+            for statement in statements
+            for action in statement_actions(statement)
+            if isinstance(action, str) and action.startswith(prefix)
+            for resource in statement_resources(statement)
+        }
+
+    statements = [s for properties in documents for s in policy_statements({"Properties": properties})]
+    # A conditional Allow may not apply when the code calls, so it proves nothing; a Deny takes its pairs away.
+    allowed = pairs(s for s in statements if s.get("Effect") == "Allow" and "Condition" not in s)
+    denied = pairs(s for s in statements if s.get("Effect") == "Deny")
     return {
-        (action, grant_target(resource, template))
-        for properties in documents
-        for statement in allow_statements(properties)
-        for action in statement_actions(statement)
-        if isinstance(action, str) and action.startswith(prefix)
-        for resource in statement_resources(statement)
+        (action, target) for action, target in allowed if (action, target) not in denied and (action, "*") not in denied
     }
 
 
