@@ -191,12 +191,12 @@ class StackRelations:
     def functions_invoked_by_api_gateway_only(self) -> list[IConstruct]:
         """Application functions that API Gateway may invoke and that no event source mapping feeds: every
         invocation is synchronous."""
-        invoked = {
-            reference(self.stack.resolve(getattr(node, "function_name", None)))
-            for node in self.resources.values()
-            if node.cfn_resource_type == "AWS::Lambda::Permission"
-            and getattr(node, "principal", None) == "apigateway.amazonaws.com"
-        }
+        invoked, invoked_otherwise = set(), set()
+        for node in self.resources.values():
+            if node.cfn_resource_type == "AWS::Lambda::Permission":
+                function_id = reference(self.stack.resolve(getattr(node, "function_name", None)))
+                api = getattr(node, "principal", None) == "apigateway.amazonaws.com"
+                (invoked if api else invoked_otherwise).add(function_id)
         fed = {
             reference(self.stack.resolve(getattr(node, "function_name", None)))
             for node in self.resources.values()
@@ -205,21 +205,28 @@ class StackRelations:
         return [
             owner(function)
             for function in self.application_functions
-            if self.stack.resolve(function.logical_id) in invoked - fed
+            if self.stack.resolve(function.logical_id) in invoked - fed - invoked_otherwise
         ]
 
     def functions_fed_by_streams_with_failure_destinations(self) -> list[IConstruct]:
-        """Application functions whose every event source mapping sends what it gives up on to a destination."""
+        """Application functions that only event source mappings invoke (no permission lets anything else), each
+        sending what it gives up on to a destination."""
         mappings: dict[str, list[bool]] = {}
         for node in self.resources.values():
             if node.cfn_resource_type == "AWS::Lambda::EventSourceMapping":
                 destination = self.stack.resolve(getattr(node, "destination_config", None)) or {}
                 function_id = reference(self.stack.resolve(getattr(node, "function_name", None))) or ""
                 mappings.setdefault(function_id, []).append(bool(destination.get("onFailure", {}).get("destination")))
+        permitted = {
+            reference(self.stack.resolve(getattr(node, "function_name", None)))
+            for node in self.resources.values()
+            if node.cfn_resource_type == "AWS::Lambda::Permission"
+        }
         return [
             owner(function)
             for function in self.application_functions
             if all(mappings.get(self.stack.resolve(function.logical_id), [False]))
+            and self.stack.resolve(function.logical_id) not in permitted
         ]
 
     def failure_destination_queues(self) -> list[IConstruct]:
@@ -246,6 +253,8 @@ class StackRelations:
             if not isinstance(resource, CfnResource):
                 continue
             for statement in self.statements_of(resource):
+                if not {"s3:PutObject", "s3:PutObject*"} & set(statement_actions(statement)):
+                    continue  # the handler reads the CDK asset; it writes only the buckets it copies into
                 for resource in statement_resources(statement):
                     bucket = self.resources.get(next(iter(references(resource)), ""))
                     if bucket is not None and bucket.cfn_resource_type == "AWS::S3::Bucket":
@@ -253,13 +262,14 @@ class StackRelations:
         return unique(found)
 
     def topics_mailing_an_address(self) -> list[IConstruct]:
-        return unique(
-            owner(topic)
-            for node in self.resources.values()
-            if node.cfn_resource_type == "AWS::SNS::Subscription"
-            and getattr(node, "protocol", None) == "email"
-            and (topic := self.target(getattr(node, "topic_arn", None))) is not None
-        )
+        """Topics whose every subscription is an e-mail address."""
+        protocols: dict[str, tuple[IConstruct, set]] = {}
+        for node in self.resources.values():
+            if node.cfn_resource_type == "AWS::SNS::Subscription":
+                topic = self.target(getattr(node, "topic_arn", None))
+                if topic is not None:
+                    protocols.setdefault(topic.node.path, (topic, set()))[1].add(getattr(node, "protocol", None))
+        return unique(owner(topic) for topic, used in protocols.values() if used == {"email"})
 
     def custom_resource_providers(self, name: str) -> list[IConstruct]:
         """CDK's stack-level raw providers (a CustomResourceProviderBase), by the name in their construct id."""

@@ -109,3 +109,15 @@ def test_review_report_shows_an_open_finding_by_resource():
     markdown = render(report)
     assert "### `S/Queue/Resource`" in markdown and "AwsSolutions::AwsSolutions-SQS3" in markdown
     assert "1 open" in markdown and len(report.open) == 1
+
+
+def test_a_function_something_else_also_invokes_is_not_acknowledged_as_synchronous_only(tmp_path):
+    """The reason "API Gateway invokes it synchronously" covers no function that an asynchronous source may invoke."""
+    from aws_cdk import aws_iam as iam
+    from test_policies import synth_real_with
+
+    def mutate(stack):
+        stack.function.add_permission("EventsInvoke", principal=iam.ServicePrincipal("events.amazonaws.com"))
+
+    violations = synth_real_with(tmp_path, mutate)
+    assert violations["Serverless::Serverless-LambdaDLQ"] == ["ServerlessAutomation/ItemsFunction/Resource"]
