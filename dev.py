@@ -25,11 +25,23 @@ def misplaced_setting(arguments: list[str]) -> str | None:
     for index, option in enumerate(before):
         value = before[index + 1] if index + 1 < len(before) else ""
         if option in ("-c", "--context") and "=" in value:
-            environment = before[before.index("-e") + 1] if "-e" in before[:-1] else "deploy"
+            environment = _environment(before) or "deploy"
             return (
                 f"-c {value} is a CDK setting, not a tox option: put it after --, "
                 f"for example python3 dev.py -e {environment} -- -c {value}"
             )
+    return None
+
+
+def _environment(arguments: list[str]) -> str | None:
+    """The tox environment named by -e NAME, -eNAME, --env NAME or --env=NAME."""
+    for index, argument in enumerate(arguments):
+        if argument in ("-e", "--env") and index + 1 < len(arguments):
+            return arguments[index + 1]
+        if argument.startswith("--env="):
+            return argument.split("=", 1)[1]
+        if argument.startswith("-e") and len(argument) > 2 and not argument.startswith("--"):
+            return argument[2:]
     return None
 
 

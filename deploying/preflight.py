@@ -36,13 +36,27 @@ def check(command: str, arguments: list[str], *, interactive: bool) -> str:
             "cdk destroy asks for confirmation and there is no terminal to answer it: "
             "run python3 dev.py -e destroy -- --force"
         )
-    session = boto3.session.Session(region_name=region_of_environment())
+    profile = _option(arguments, "--profile") or os.environ.get("AWS_PROFILE")
+    try:
+        session = boto3.session.Session(profile_name=profile, region_name=_option(arguments, "--region"))
+        session = boto3.session.Session(
+            profile_name=profile, region_name=session.region_name or region_of_environment()
+        )
+    except botocore.exceptions.ProfileNotFound:
+        raise Refusal(
+            f"AWS profile {profile} is not in your AWS config: check AWS_PROFILE or --profile "
+            "(aws configure list-profiles lists them)"
+        ) from None
     region = session.region_name
     if not region:
         raise Refusal(
             "no AWS region: set AWS_REGION (or a region in your AWS profile), for example export AWS_REGION=eu-west-1"
         )
-    if session.get_credentials() is None:
+    try:
+        credentials = session.get_credentials()
+    except botocore.exceptions.BotoCoreError as error:
+        raise _credentials_problem(error, profile) from None
+    if credentials is None:
         raise Refusal(
             "no AWS credentials: sign in (aws sso login --profile NAME, then export AWS_PROFILE=NAME) or export "
             "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
@@ -55,20 +69,41 @@ def check(command: str, arguments: list[str], *, interactive: bool) -> str:
         raise Refusal(
             f"AWS refused these credentials ({code}): they are wrong or expired; sign in again or export fresh ones"
         ) from None
-    except (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError) as error:
-        raise Refusal(
-            f"cannot reach AWS STS at {str(error.kwargs.get('endpoint_url', sts.meta.endpoint_url)).rstrip('/')}: "
-            "check the network, "
-            f"a proxy (HTTPS_PROXY) or AWS_ENDPOINT_URL, and that {region} is a region you use"
-        ) from None
     except botocore.exceptions.NoCredentialsError:
         raise Refusal("no AWS credentials: sign in or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY") from None
+    except (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError) as error:
+        # Unreachable, timed out, or refused by a proxy or TLS.
+        endpoint = str(error.kwargs.get("endpoint_url", sts.meta.endpoint_url)).rstrip("/")
+        raise Refusal(
+            f"cannot reach AWS STS at {endpoint}: check the network, a proxy (HTTPS_PROXY) or AWS_ENDPOINT_URL, "
+            f"and that {region} is a region you use"
+        ) from None
+    except botocore.exceptions.BotoCoreError as error:
+        raise _credentials_problem(error, profile) from None
     if command in ("diff", "deploy") and not _bootstrapped(session, region):
         raise Refusal(
             f"account {account} in {region} is not bootstrapped for CDK: run python3 dev.py -e bootstrap once, "
             "then deploy again"
         )
     return f"{account} in {region}"
+
+
+def _option(arguments: list[str], name: str) -> str | None:
+    """The value of a CDK CLI option (`--profile prod` or `--profile=prod`), as the CLI will use it."""
+    for index, argument in enumerate(arguments):
+        if argument == name and index + 1 < len(arguments):
+            return arguments[index + 1]
+        if argument.startswith(name + "="):
+            return argument.split("=", 1)[1]
+    return None
+
+
+def _credentials_problem(error: Exception, profile: str | None) -> Refusal:
+    """An expired SSO login, or credentials that cannot be loaded, in one line."""
+    sign_in = f"aws sso login --profile {profile}" if profile else "aws sso login --profile NAME"
+    if "sso" in type(error).__name__.lower() or "token" in type(error).__name__.lower():
+        return Refusal(f"your AWS SSO login has expired or is missing ({type(error).__name__}): run {sign_in}")
+    return Refusal(f"AWS credentials could not be loaded ({type(error).__name__}: {error}): sign in again ({sign_in})")
 
 
 def region_of_environment() -> str | None:

@@ -15,6 +15,9 @@ from conftest import PROJECT_ROOT
         (["-e", "deploy", "-c", "log_retention_days=30"], "deploy"),
         (["-c", "api_auth=none", "-e", "local"], "local"),
         (["-e", "diff", "--context", "retain_data=true", "--", "--all"], "diff"),
+        (["-edestroy", "-c", "retain_data=true"], "destroy"),
+        (["--env", "destroy", "-c", "retain_data=true"], "destroy"),
+        (["--env=diff", "-c", "retain_data=true"], "diff"),
     ],
 )
 def test_a_setting_before_the_separator_is_shown_in_its_place(arguments, environment):

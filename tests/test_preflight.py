@@ -147,3 +147,30 @@ def test_every_deploy_environment_runs_the_checks_before_the_cli():
     for command in ("bootstrap", "diff", "deploy", "destroy"):
         lines = [line.strip() for line in tox[f"testenv:{command}"]["commands"].strip().splitlines()]
         assert lines == [f"python -m deploying.preflight {command} {{posargs}}", f"{{[cdk]cli}} {command} {{posargs}}"]
+
+
+def test_a_profile_that_does_not_exist_is_named(environment):
+    environment.setenv("AWS_PROFILE", "prodd")
+    with pytest.raises(Refusal, match=r"^AWS profile prodd is not in your AWS config: check AWS_PROFILE or --profile"):
+        check("deploy", [], interactive=False)
+
+
+def test_the_clis_own_profile_option_is_the_one_checked(environment):
+    with pytest.raises(Refusal, match=r"^AWS profile staging is not in your AWS config"):
+        check("deploy", ["--profile", "staging"], interactive=False)
+    with pytest.raises(Refusal, match=r"^AWS profile staging is not in your AWS config"):
+        check("diff", ["--profile=staging"], interactive=False)
+
+
+def test_an_expired_sso_login_says_how_to_sign_in(environment, tmp_path):
+    config = tmp_path / "config"
+    config.write_text(
+        "[profile team]\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = Dev\nregion = us-east-1\n"
+        "[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n"
+    )
+    environment.setenv("AWS_CONFIG_FILE", str(config))
+    environment.delenv("AWS_ACCESS_KEY_ID")
+    environment.delenv("AWS_SECRET_ACCESS_KEY")
+    environment.setenv("HOME", str(tmp_path))  # no cached SSO token
+    with pytest.raises(Refusal, match=r"^your AWS SSO login has expired or is missing \(\w+\): run aws sso login --profile team$"):
+        check("deploy", ["--profile", "team"], interactive=False)
