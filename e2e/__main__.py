@@ -155,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     if not stand_in:
         try:
             print(f"cdk deploy: {check('deploy', [], interactive=sys.stdin.isatty())}", flush=True)
+            refuse_a_shared_account(boto3.session.Session(region_name=region_of_environment()))
         except Refusal as refusal:
             print(f"error: {refusal}", file=sys.stderr)
             return 1
@@ -178,6 +179,21 @@ def main(argv: list[str] | None = None) -> int:
             stack_name=stack_name,
             stand_in=True,
             base_url=lambda outputs: _stand_in_url(ministack.endpoint, outputs["ApiUrl"]),
+        )
+
+
+def refuse_a_shared_account(session, production: str = "ServerlessAutomation") -> None:
+    """The copy sets API Gateway's account-level CloudWatch role, as every copy does; destroying it would leave
+    that setting on a deleted role, and the production stack's execution logs would stop. So never beside it."""
+    cloudformation = session.client("cloudformation")
+    try:
+        stacks = cloudformation.describe_stacks(StackName=production)["Stacks"]
+    except cloudformation.exceptions.ClientError:
+        return
+    if any(stack["StackStatus"] != "DELETE_COMPLETE" for stack in stacks):
+        raise Refusal(
+            f"this account and region run {production}: an e2e copy shares API Gateway's account-level CloudWatch "
+            "role setting with it, and destroying the copy would stop its execution logs; run e2e in a sandbox account"
         )
 
 

@@ -236,7 +236,7 @@ def residue(session, stack_name: str, physical: dict[str, str], *, tagging: bool
     for bucket in session.client("s3").list_buckets().get("Buckets", []):
         if bucket["Name"].startswith(prefix[:40]):
             left.append(f"bucket {bucket['Name']}")
-    for table in session.client("dynamodb").list_tables().get("TableNames", []):
+    for table in _paged(session.client("dynamodb"), "list_tables", "TableNames"):
         if table.lower().startswith(prefix):
             left.append(f"table {table}")
     for function in _paged(session.client("lambda"), "list_functions", "Functions"):

@@ -144,3 +144,17 @@ def test_the_deploying_page_lists_every_stand_in_gap_with_what_it_leaves_unprove
     page = (PROJECT_ROOT / "docs" / "deploying.md").read_text()
     rows = {tuple(cell.strip() for cell in line.strip("|").split("|")) for line in page.splitlines() if line.startswith("| ")}
     assert {(gap.what, gap.unproven) for gap in GAPS} <= rows
+
+
+def test_an_account_that_runs_the_production_stack_is_refused(session):
+    from deploying.preflight import Refusal
+    from e2e.__main__ import refuse_a_shared_account
+
+    cloudformation = session.client("cloudformation")
+    refuse_a_shared_account(session, production="Production-probe")  # absent: allowed
+    cloudformation.create_stack(
+        StackName="Production-probe",
+        TemplateBody='{"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}',
+    )
+    with pytest.raises(Refusal, match=r"^this account and region run Production-probe: .* run e2e in a sandbox account$"):
+        refuse_a_shared_account(session, production="Production-probe")
