@@ -104,7 +104,10 @@ class ServiceConfig:
         "ServerlessAutomation",
         allowed="a CloudFormation stack name: a letter, then letters, digits or hyphens, at most 128 in all",
         example="ServerlessAutomation-staging",
-        effect="the CloudFormation stack's name: another name deploys a second copy (it shares API Gateway's account setting)",
+        effect=(
+            "the CloudFormation stack's name: another name deploys a second copy (it shares API Gateway's "
+            "account setting)"
+        ),
         holds=lambda value: isinstance(value, str) and _STACK_NAME.fullmatch(value) is not None,
     )
     compliance: tuple[str, ...] = setting(
