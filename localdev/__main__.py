@@ -91,9 +91,9 @@ def _synthesize_and_serve(args, credentials: LocalCredentials | None, assembly: 
             credentials=credentials,
         )
         streams = LocalStreams(consumers, dynamodb, tables, local.runtime_environment, log)
-        local.start()
-        streams.start()
         try:
+            local.start()
+            streams.start()
             served = set(api.functions) | {consumer.function.logical_id for consumer in consumers}
             _print_banner(local, api, credentials, consumers, unserved_functions(template, served))
             stopped.wait()

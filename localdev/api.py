@@ -84,6 +84,20 @@ def function_workers(spec: FunctionSpec, runtime_environment: dict, workers: int
     return context.Pool(workers, _load_function, (spec, {**runtime_environment, **spec.environment}))
 
 
+# Longer than any cold start seen here; a worker that never answers is a handler that fails to import.
+WORKER_START_SECONDS = 60
+
+
+def wait_for_workers(pool, function_id: str) -> None:
+    """Until a worker has imported the function (its cold start); a RuntimeError naming it if none does."""
+    try:
+        pool.apply_async(time.time).get(timeout=WORKER_START_SECONDS)
+    except multiprocessing.TimeoutError:
+        raise RuntimeError(
+            f"{function_id}: no worker started in {WORKER_START_SECONDS} s; does its handler import?"
+        ) from None
+
+
 def _load_function(spec: FunctionSpec, environment: dict) -> None:
     """Runs once per worker process, like a Lambda cold start."""
     global _function
@@ -191,13 +205,14 @@ class LocalApi:
         return f"http://127.0.0.1:{self._server.server_address[1]}/{self.api.stage}/"
 
     def start(self) -> LocalApi:
-        for pool in self._pools.values():
-            pool.apply(time.time)  # waits until every worker has imported the function
+        for function_id, pool in self._pools.items():
+            wait_for_workers(pool, function_id)
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._thread.is_alive():
+            self._server.shutdown()
         self._server.server_close()
         for pool in self._pools.values():
             pool.terminate()

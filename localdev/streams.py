@@ -13,7 +13,7 @@ import threading
 import time
 from datetime import datetime
 
-from localdev.api import function_workers, invoke, trace_header
+from localdev.api import function_workers, invoke, trace_header, wait_for_workers
 from localdev.template import StreamConsumer
 
 POLL_SECONDS = 0.2
@@ -39,21 +39,29 @@ class LocalStreams:
         ]
 
     def start(self) -> LocalStreams:
-        for pool in self._pools.values():
-            pool.apply(time.time)  # waits until the worker has imported the function
+        for mapping_id, pool in self._pools.items():
+            wait_for_workers(pool, mapping_id)
         for thread in self._threads:
             thread.start()
         return self
 
     def stop(self) -> None:
         self._stopped.set()
-        for thread in self._threads:
-            thread.join()
-        for pool in self._pools.values():
+        for pool in self._pools.values():  # first, so that an invocation in flight ends with its worker
             pool.terminate()
             pool.join()
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(timeout=5)
 
     def _poll(self, consumer: StreamConsumer) -> None:
+        try:
+            self._read(consumer)
+        except Exception as error:  # said, never silent: the banner lists this consumer
+            if not self._stopped.is_set():
+                self._log(f"STREAM {consumer.mapping_id}: stopped reading the stream: {type(error).__name__}: {error}")
+
+    def _read(self, consumer: StreamConsumer) -> None:
         table = self._table_names[consumer.table_id]
         stream_arn = self._dynamodb.client().describe_table(TableName=table)["Table"]["LatestStreamArn"]
         streams = self._dynamodb.client("dynamodbstreams")
@@ -78,6 +86,8 @@ class LocalStreams:
         retries = consumer.retries if consumer.retries >= 0 else UNBOUNDED_RETRIES_LOCALLY
         name = f"{consumer.mapping_id} -> {consumer.function.logical_id}"
         for attempt in range(retries + 1):
+            if self._stopped.is_set():
+                return
             started = time.monotonic()
             outcome, result = self._pools[consumer.mapping_id].apply(invoke, ({"Records": records}, trace_header()))
             elapsed = (time.monotonic() - started) * 1000

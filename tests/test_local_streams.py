@@ -123,3 +123,22 @@ def test_the_consumer_reads_the_mappings_batch_size_and_retries(tmp_path, retrie
     tables = {table_id: table_id for table_id in grown.template.of_type("AWS::DynamoDB::Table")}
     [consumer] = read_stream_consumers(template, tmp_path, tables)
     assert (consumer.batch_size, consumer.retries, consumer.starting_position) == (100, retries, "TRIM_HORIZON")
+
+
+def test_a_stream_consumer_whose_handler_does_not_import_is_named_not_waited_on_forever(tmp_path, local_dynamodb, monkeypatch):
+    import localdev.api
+
+    monkeypatch.setattr(localdev.api, "WORKER_START_SECONDS", 5)
+    grown = GrownSynthesis(tmp_path)
+    template = json.loads((tmp_path / "ServerlessAutomation.template.json").read_text())
+    tables = local_dynamodb.create_tables_from_template(template, "broken")
+    consumers = read_stream_consumers(template, tmp_path, tables)
+    for consumer in consumers:
+        (consumer.function.code_dir / "audit.py").write_text("raise ImportError('a missing dependency')\n")
+    streams = LocalStreams(consumers, local_dynamodb, tables, {}, print)
+    try:
+        with pytest.raises(RuntimeError, match=r"no worker started in 5 s; does its handler import\?"):
+            streams.start()
+    finally:
+        streams.stop()
+    assert grown.logical_id(grown.stack.audit_function)
