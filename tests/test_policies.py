@@ -387,3 +387,28 @@ def test_a_refused_synthesis_prints_the_findings_and_one_closing_line_without_a_
     assert lines[-1].startswith("error: synthesis refused: 1 unacknowledged finding (above).")
     fix, acknowledge = (result.stderr.index(marker) for marker in ("Suggested fix:", "Acknowledge with"))
     assert fix < acknowledge, "the rule's fix comes before the way to acknowledge it"
+
+
+def test_the_table_rules_hold_tablev2_global_tables_too(tmp_path):
+    """CDK's TableV2 renders AWS::DynamoDB::GlobalTable, with point-in-time recovery per replica."""
+    from aws_cdk import aws_dynamodb as dynamodb
+
+    from policies.rules.data import TableEncryptedWithKms, TablePointInTimeRecovery, TableRemovalFollowsRetainData
+
+    rules = (TablePointInTimeRecovery, TableEncryptedWithKms, TableRemovalFollowsRetainData)
+
+    def bare(stack):
+        dynamodb.TableV2(stack, "Global", partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING))
+
+    def kept(stack):
+        dynamodb.TableV2(
+            stack,
+            "Global",
+            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(point_in_time_recovery_enabled=True),
+            encryption=dynamodb.TableEncryptionV2.aws_managed_key(),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+
+    assert rules_hit(policy_findings(tmp_path / "bare", bare, rules=rules)) == {"SA-DATA1", "SA-DATA2", "SA-DATA3"}
+    assert not policy_findings(tmp_path / "kept", kept, rules=rules)

@@ -6,7 +6,24 @@ from policies.engine import PolicyRule, register
 FAMILY = "DATA"
 # Event sources whose records Lambda retries until they expire by default (MaximumRetryAttempts -1): a
 # record that always fails blocks its shard for up to a day (DynamoDB streams) or a week (Kinesis).
-STREAM_SOURCES = {"AWS::DynamoDB::Table": "StreamArn", "AWS::Kinesis::Stream": "Arn"}
+STREAM_SOURCES = {
+    "AWS::DynamoDB::Table": "StreamArn",
+    "AWS::DynamoDB::GlobalTable": "StreamArn",
+    "AWS::Kinesis::Stream": "Arn",
+}
+# A table of either kind: CDK's Table (AWS::DynamoDB::Table) and TableV2 (AWS::DynamoDB::GlobalTable), whose
+# point-in-time recovery and deletion protection are set per replica.
+TABLE_TYPES = frozenset({"AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable"})
+
+
+def _per_replica(properties: dict, key: str) -> list:
+    """A setting of every replica of a GlobalTable, or the table's own for a Table."""
+    replicas = properties.get("Replicas")
+    return (
+        [replica.get(key) for replica in replicas] if isinstance(replicas, list) and replicas else [properties.get(key)]
+    )
+
+
 MAX_RETRY_ATTEMPTS = 10_000
 
 
@@ -19,15 +36,17 @@ class TablePointInTimeRecovery(PolicyRule):
     """
 
     rule_id = "SA-DATA1"
-    resource_types = frozenset({"AWS::DynamoDB::Table"})
+    resource_types = TABLE_TYPES
     fix = (
         "Set point_in_time_recovery_specification="
         "dynamodb.PointInTimeRecoverySpecification(point_in_time_recovery_enabled=True) on the table."
     )
 
     def check(self, properties, logical_id, template):
-        recovery = properties.get("PointInTimeRecoverySpecification", {})
-        return [] if recovery.get("PointInTimeRecoveryEnabled") is True else ["table has no point-in-time recovery"]
+        recoveries = _per_replica(properties, "PointInTimeRecoverySpecification")
+        if all((recovery or {}).get("PointInTimeRecoveryEnabled") is True for recovery in recoveries):
+            return []
+        return ["table has no point-in-time recovery (on every replica)"]
 
 
 @register
@@ -39,7 +58,7 @@ class TableEncryptedWithKms(PolicyRule):
     """
 
     rule_id = "SA-DATA2"
-    resource_types = frozenset({"AWS::DynamoDB::Table"})
+    resource_types = TABLE_TYPES
     fix = "Set encryption=dynamodb.TableEncryption.AWS_MANAGED (or CUSTOMER_MANAGED with a key of this stack)."
 
     def check(self, properties, logical_id, template):
@@ -57,7 +76,7 @@ class TableRemovalFollowsRetainData(PolicyRule):
     """
 
     rule_id = "SA-DATA3"
-    resource_types = frozenset({"AWS::DynamoDB::Table"})
+    resource_types = TABLE_TYPES
     fix = "Build the table with main.py's removal policy (removal=...) and deletion_protection=config.retain_data."
 
     def check(self, properties, logical_id, template):
@@ -69,7 +88,7 @@ class TableRemovalFollowsRetainData(PolicyRule):
             for attribute in ("DeletionPolicy", "UpdateReplacePolicy")
             if resource.get(attribute, "Delete") != expected
         ]
-        if bool(properties.get("DeletionProtectionEnabled")) != retain:
+        if any(bool(protected) != retain for protected in _per_replica(properties, "DeletionProtectionEnabled")):
             problems.append(f"DeletionProtectionEnabled is not {str(retain).lower()}")
         return [f"table does not follow retain_data={str(retain).lower()}: {'; '.join(problems)}"] if problems else []
 
