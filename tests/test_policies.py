@@ -412,3 +412,22 @@ def test_the_table_rules_hold_tablev2_global_tables_too(tmp_path):
 
     assert rules_hit(policy_findings(tmp_path / "bare", bare, rules=rules)) == {"SA-DATA1", "SA-DATA2", "SA-DATA3"}
     assert not policy_findings(tmp_path / "kept", kept, rules=rules)
+
+
+@pytest.mark.parametrize(
+    "resource, unscoped",
+    [
+        ("arn:aws:dynamodb:us-east-1:123456789012:table/*", True),
+        ("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*", True),
+        ("arn:aws:lambda:us-east-1:123456789012:function:*", True),
+        ("arn:aws:dynamodb:us-east-1:123456789012:table/Items/index/*", False),
+        ("arn:aws:dynamodb:us-east-1:123456789012:table/Items", False),
+        ("arn:aws:s3:::artifacts-bucket/*", False),
+    ],
+)
+def test_a_wildcard_where_the_name_goes_is_unscoped(tmp_path, resource, unscoped):
+    def build(stack):
+        role_with(stack, iam.PolicyStatement(actions=["dynamodb:GetItem"], resources=[resource]))
+
+    hit = rules_hit(policy_findings(tmp_path, build, rules=(UnscopedResourcesOnlyWhereUnavoidable,)))
+    assert hit == ({"SA-IAM2"} if unscoped else set())

@@ -18,6 +18,9 @@ FAMILY = "IAM"
 IAM_POLICY_TYPES = frozenset({"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::Role"})
 # Every resource of one service in an account: as broad as "*" for that service.
 ACCOUNT_WIDE_ARN = re.compile(r"^arn:[^:]+:[^:]+:[^:]*:[^:]*:\*$")
+# Every resource of one type in an account (`…:table/*`, `…:log-group:*`, `…:function:*`): a wildcard where the
+# name goes. S3 is not among them: its ARNs name the bucket, so `bucket/*` is that bucket's objects.
+TYPE_WIDE_ARN = re.compile(r"^arn:[^:]+:(?!s3:)[^:]+:[^:]*:[^:]*:[A-Za-z-]+[/:]\*$")
 PSEUDO_PARAMETER = re.compile(r"\$\{[^}]*\}")
 
 
@@ -45,8 +48,9 @@ class NoWildcardActions(PolicyRule):
 
 @register
 class UnscopedResourcesOnlyWhereUnavoidable(PolicyRule):
-    """`Resource: "*"`, or every resource of a service in the account (`arn:…:<service>:<region>:<account>:*`),
-    is allowed only for actions that AWS offers no resource scoping for.
+    """`Resource: "*"`, every resource of a service in the account (`arn:…:<service>:<region>:<account>:*`), or
+    every resource of one type (`…:table/*`, `…:log-group:*`) is allowed only for actions that AWS offers no
+    resource scoping for.
 
     Why: least privilege. Those actions are listed, with a reason, in UNSCOPABLE_ACTIONS. One role is
     exempt by construction: the CloudWatch role an AWS::ApiGateway::Account names may hold the seven
@@ -65,7 +69,11 @@ class UnscopedResourcesOnlyWhereUnavoidable(PolicyRule):
         problems = []
         for statement in allow_statements(properties):
             resources = [arn_text(r) for r in statement_resources(statement)]
-            unscoped = [r for r in resources if r == "*" or ACCOUNT_WIDE_ARN.match(PSEUDO_PARAMETER.sub("x", r))]
+            unscoped = [
+                r
+                for r in resources
+                if r == "*" or any(p.match(PSEUDO_PARAMETER.sub("x", r)) for p in (ACCOUNT_WIDE_ARN, TYPE_WIDE_ARN))
+            ]
             if "NotResource" in statement or unscoped:
                 scopable = sorted(set(statement_actions(statement)) - UNSCOPABLE_ACTIONS)
                 if scopable and not self._is_api_gateway_logging_grant(logical_id, template, scopable, unscoped):
