@@ -50,9 +50,6 @@ def grant_target(resource: Any, template: Template) -> str:
 def role_grants(template: Template, role_id: str, prefix: str = "") -> set[tuple[str, str]]:
     """Every (action, target) the role allows, through its inline policies and the policies attached to it;
     only actions starting with `prefix` (for example "dynamodb:")."""
-    documents = [template.properties(role_id)] + [
-        template.properties(policy_id) for policy_id in template.policies_attached_to(role_id)
-    ]
 
     def pairs(statements) -> set[tuple[str, str]]:
         return {
@@ -63,7 +60,9 @@ def role_grants(template: Template, role_id: str, prefix: str = "") -> set[tuple
             for resource in statement_resources(statement)
         }
 
-    statements = [s for properties in documents for s in policy_statements({"Properties": properties})]
+    statements = [
+        s for properties in template.role_documents(role_id) for s in policy_statements({"Properties": properties})
+    ]
     # A conditional Allow may not apply when the code calls, so it proves nothing; a Deny takes its pairs away.
     allowed = pairs(s for s in statements if s.get("Effect") == "Allow" and "Condition" not in s)
     denied = pairs(s for s in statements if s.get("Effect") == "Deny")

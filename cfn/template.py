@@ -153,6 +153,10 @@ class Template:
         providers = self.provider_functions()
         return {k: v for k, v in self.of_type("AWS::Lambda::Function").items() if k not in providers}
 
+    def role_documents(self, role_id: str) -> list[dict]:
+        """The properties of a role and of every policy resource attached to it: all that grants it anything."""
+        return [self.properties(role_id), *(self.properties(p) for p in self.policies_attached_to(role_id))]
+
     def policies_attached_to(self, role_id: str) -> list[str]:
         """The AWS::IAM::Policy and ManagedPolicy resources that name the role, by logical id."""
         return sorted(

@@ -38,10 +38,7 @@ def check(command: str, arguments: list[str], *, interactive: bool) -> str:
         )
     profile = _option(arguments, "--profile") or os.environ.get("AWS_PROFILE")
     try:
-        session = boto3.session.Session(profile_name=profile, region_name=_option(arguments, "--region"))
-        session = boto3.session.Session(
-            profile_name=profile, region_name=session.region_name or region_of_environment()
-        )
+        session = cli_session(profile, _option(arguments, "--region"))
     except botocore.exceptions.ProfileNotFound:
         raise Refusal(
             f"AWS profile {profile} is not in your AWS config: check AWS_PROFILE or --profile "
@@ -106,9 +103,10 @@ def _credentials_problem(error: Exception, profile: str | None) -> Refusal:
     return Refusal(f"AWS credentials could not be loaded ({type(error).__name__}: {error}): sign in again ({sign_in})")
 
 
-def region_of_environment() -> str | None:
-    """AWS_REGION, which the CDK CLI reads, else what botocore finds (AWS_DEFAULT_REGION, the profile)."""
-    return os.environ.get("AWS_REGION") or boto3.session.Session().region_name
+def cli_session(profile: str | None = None, region: str | None = None) -> boto3.session.Session:
+    """A session in the account and region the CDK CLI will use: the region given, else AWS_REGION (which the
+    CLI reads and botocore does not), else botocore's own (AWS_DEFAULT_REGION, the profile)."""
+    return boto3.session.Session(profile_name=profile, region_name=region or os.environ.get("AWS_REGION"))
 
 
 def _bootstrapped(session, region: str) -> bool:

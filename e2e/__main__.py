@@ -23,7 +23,7 @@ from pathlib import Path
 
 import boto3.session
 
-from deploying.preflight import Refusal, check, region_of_environment
+from deploying.preflight import Refusal, check, cli_session
 from e2e.checks import ACCOUNT_LEVEL, Api, Result, api_checks, residue, visibility_checks
 from e2e.standin import GAPS, MiniStack, StandInDeployer
 
@@ -150,18 +150,18 @@ def main(argv: list[str] | None = None) -> int:
     # CI names the stack after its run, so that an always-run step can delete it even if this process was killed.
     stack_name = os.environ.get("E2E_STACK_NAME") or f"ServerlessAutomation-e2e-{secrets.token_hex(3)}"
     if args.cleanup:
-        return cleanup(boto3.session.Session(region_name=region_of_environment()), stack_name)
+        return cleanup(cli_session(), stack_name)
     stand_in = args.stand_in or boto3.session.Session().get_credentials() is None
     if not stand_in:
         try:
             print(f"cdk deploy: {check('deploy', [], interactive=sys.stdin.isatty())}", flush=True)
-            refuse_a_shared_account(boto3.session.Session(region_name=region_of_environment()))
+            refuse_a_shared_account(cli_session())
         except Refusal as refusal:
             print(f"error: {refusal}", file=sys.stderr)
             return 1
         with tempfile.TemporaryDirectory() as workdir:
             return run(
-                boto3.session.Session(region_name=region_of_environment()),
+                cli_session(),
                 CdkCliDeployer(Path(workdir)),
                 stack_name=stack_name,
                 stand_in=False,

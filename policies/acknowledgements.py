@@ -188,60 +188,58 @@ class StackRelations:
             and (role := self.target(getattr(account, "cloud_watch_role_arn", None))) is not None
         )
 
+    def nodes(self, resource_type: str) -> list[CfnResource]:
+        """Every CfnResource of one type, as itself."""
+        return [node for node in self.resources.values() if node.cfn_resource_type == resource_type]
+
+    def function_of(self, node: CfnResource) -> str:
+        """The logical id of the function a permission or an event source mapping names."""
+        return reference(self.stack.resolve(getattr(node, "function_name", None))) or ""
+
+    def failure_destination(self, mapping: CfnResource):
+        return (
+            (self.stack.resolve(getattr(mapping, "destination_config", None)) or {})
+            .get("onFailure", {})
+            .get("destination")
+        )
+
     def functions_invoked_by_api_gateway_only(self) -> list[IConstruct]:
         """Application functions that API Gateway may invoke and that no event source mapping feeds: every
         invocation is synchronous."""
-        invoked, invoked_otherwise = set(), set()
-        for node in self.resources.values():
-            if node.cfn_resource_type == "AWS::Lambda::Permission":
-                function_id = reference(self.stack.resolve(getattr(node, "function_name", None)))
-                api = getattr(node, "principal", None) == "apigateway.amazonaws.com"
-                (invoked if api else invoked_otherwise).add(function_id)
-        fed = {
-            reference(self.stack.resolve(getattr(node, "function_name", None)))
-            for node in self.resources.values()
-            if node.cfn_resource_type == "AWS::Lambda::EventSourceMapping"
-        }
+        by_api: dict[bool, set[str]] = {True: set(), False: set()}
+        for permission in self.nodes("AWS::Lambda::Permission"):
+            by_api[getattr(permission, "principal", None) == "apigateway.amazonaws.com"].add(
+                self.function_of(permission)
+            )
+        api, others = by_api[True], by_api[False]
+        fed = {self.function_of(mapping) for mapping in self.nodes("AWS::Lambda::EventSourceMapping")}
         return [
             owner(function)
             for function in self.application_functions
-            if self.stack.resolve(function.logical_id) in invoked - fed - invoked_otherwise
+            if self.stack.resolve(function.logical_id) in api - fed - others
         ]
 
     def functions_fed_by_streams_with_failure_destinations(self) -> list[IConstruct]:
         """Application functions that only event source mappings invoke (no permission lets anything else), each
         sending what it gives up on to a destination."""
-        mappings: dict[str, list[bool]] = {}
-        for node in self.resources.values():
-            if node.cfn_resource_type == "AWS::Lambda::EventSourceMapping":
-                destination = self.stack.resolve(getattr(node, "destination_config", None)) or {}
-                function_id = reference(self.stack.resolve(getattr(node, "function_name", None))) or ""
-                mappings.setdefault(function_id, []).append(bool(destination.get("onFailure", {}).get("destination")))
-        permitted = {
-            reference(self.stack.resolve(getattr(node, "function_name", None)))
-            for node in self.resources.values()
-            if node.cfn_resource_type == "AWS::Lambda::Permission"
-        }
+        kept: dict[str, list[bool]] = {}
+        for mapping in self.nodes("AWS::Lambda::EventSourceMapping"):
+            kept.setdefault(self.function_of(mapping), []).append(bool(self.failure_destination(mapping)))
+        permitted = {self.function_of(permission) for permission in self.nodes("AWS::Lambda::Permission")}
         return [
             owner(function)
             for function in self.application_functions
-            if all(mappings.get(self.stack.resolve(function.logical_id), [False]))
+            if all(kept.get(self.stack.resolve(function.logical_id), [False]))
             and self.stack.resolve(function.logical_id) not in permitted
         ]
 
     def failure_destination_queues(self) -> list[IConstruct]:
         """The SQS queues that event source mappings send failed batches to."""
-        destinations = [
-            (self.stack.resolve(getattr(node, "destination_config", None)) or {})
-            .get("onFailure", {})
-            .get("destination")
-            for node in self.resources.values()
-            if node.cfn_resource_type == "AWS::Lambda::EventSourceMapping"
-        ]
         return unique(
             owner(queue)
-            for destination in destinations
-            if (queue := self.target(destination)) is not None and queue.cfn_resource_type == "AWS::SQS::Queue"
+            for mapping in self.nodes("AWS::Lambda::EventSourceMapping")
+            if (queue := self.target(self.failure_destination(mapping))) is not None
+            and queue.cfn_resource_type == "AWS::SQS::Queue"
         )
 
     def code_buckets(self) -> list[IConstruct]:

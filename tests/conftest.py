@@ -112,6 +112,12 @@ def local_dynamodb():
         yield server
 
 
+@pytest.fixture(scope="session")
+def aws_stand_in(local_dynamodb) -> str:
+    """The same moto server as an AWS endpoint: it serves STS, SSM, CloudFormation and the rest, not only DynamoDB."""
+    return local_dynamodb.endpoint_url
+
+
 def local_api_definition(dynamodb, template: dict, assembly_dir, prefix: str):
     """The API as local mode reads it from a template, every table of the template created under `prefix`."""
     from localdev.template import read_api

@@ -13,7 +13,6 @@ import pytest
 
 from conftest import PROJECT_ROOT
 from e2e.__main__ import estimated_cost, run
-from localdev.dynamodb import LocalDynamoDB
 
 
 class Deployer:
@@ -32,12 +31,6 @@ class Deployer:
     def destroy(self, stack_name):
         self.calls.append("destroy")
         return "DELETE_COMPLETE"
-
-
-@pytest.fixture(scope="module")
-def aws_stand_in():
-    with LocalDynamoDB() as server:
-        yield server.endpoint_url
 
 
 @pytest.fixture

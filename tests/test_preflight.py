@@ -12,18 +12,10 @@ import pytest
 
 from conftest import PROJECT_ROOT
 from deploying.preflight import BOOTSTRAP_VERSION_PARAMETER, Refusal, check
-from localdev.dynamodb import LocalDynamoDB
 
 STS_REFUSAL = b"""<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>
 <Code>InvalidClientTokenId</Code><Message>The security token included in the request is invalid.</Message>
 </Error><RequestId>local</RequestId></ErrorResponse>"""
-
-
-@pytest.fixture(scope="module")
-def aws_stand_in():
-    """moto's server: STS answers any credentials, SSM holds what the test puts there."""
-    with LocalDynamoDB() as server:
-        yield server.endpoint_url
 
 
 @pytest.fixture

@@ -301,12 +301,8 @@ def _function_roles(synth):
 
 def _role_statements(synth, role_id: str, role: dict) -> list[dict]:
     """The role's inline statements and those of the policies attached to it."""
-    attached = [
-        policy
-        for policy in synth.resources_of_type("AWS::IAM::Policy").values()
-        if {"Ref": role_id} in policy["Properties"]["Roles"]
-    ]
-    return policy_statements(role) + [s for policy in attached for s in policy_statements(policy)]
+    documents = Template(synth.template_json).role_documents(role_id)
+    return [s for properties in documents for s in policy_statements({"Properties": properties})]
 
 
 def test_every_function_role_writes_only_its_own_log_group_and_cannot_create_groups(synth):

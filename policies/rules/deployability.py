@@ -52,11 +52,6 @@ PHYSICAL_NAME_PROPERTIES = (
 NAME_IS_PHYSICAL_FOR = frozenset({"AWS::SecretsManager::Secret", "AWS::Events::EventBus", "AWS::SSM::Parameter"})
 
 
-def _role_policy_documents(template: Template, role_id: str) -> list[dict]:
-    """The properties of the role and of every policy resource attached to it."""
-    return [template.properties(role_id), *(template.properties(p) for p in template.policies_attached_to(role_id))]
-
-
 def _code_bucket(template: Template, code: dict) -> tuple[str | None, str | None]:
     """(bucket id, deployment id) of a function's S3 code: the bucket directly, or through a CDK BucketDeployment."""
     for target in references(code.get("S3Bucket")):
@@ -183,7 +178,7 @@ class ApiGatewayAccountRoleCanLog(PolicyRule):
         if "apigateway.amazonaws.com" not in principals:
             problems.append(f"role {role_id} cannot be assumed by apigateway.amazonaws.com")
         granted: set[str] = set()
-        for role_properties in _role_policy_documents(template, role_id):
+        for role_properties in template.role_documents(role_id):
             if any(
                 API_GATEWAY_LOGGING_MANAGED_POLICY in arn_text(a) for a in role_properties.get("ManagedPolicyArns", [])
             ):
