@@ -148,6 +148,7 @@ class StandInDeployer:
         self._session = session
         self._alter = alter_template  # tests inject a teardown defect here
         self.bucket = f"cdk-{BOOTSTRAP_QUALIFIER}-assets-{STAND_IN_ACCOUNT}-{STAND_IN_REGION}"
+        self._template: dict = {}  # the copy deployed, whose bucket tags destroy applies
 
     def deploy(self, assembly: Path, stack_name: str) -> dict[str, str]:
         s3 = self._session.client("s3")
@@ -191,7 +192,7 @@ class StandInDeployer:
 
     def _tag_buckets(self, cloudformation, stack_name: str) -> None:
         """What CloudFormation does on AWS and the stand-in does not: each bucket's Tags from the template."""
-        resources = getattr(self, "_template", {}).get("Resources", {})
+        resources = self._template.get("Resources", {})
         try:
             deployed = cloudformation.describe_stack_resources(StackName=stack_name)["StackResources"]
         except cloudformation.exceptions.ClientError:
